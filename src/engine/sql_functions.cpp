@@ -1,0 +1,231 @@
+#include "engine/sql_functions.hpp"
+
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/healpix_index.hpp"
+#include "core/sky_angles.hpp"
+#include "engine/duckdb_handles.hpp"
+
+namespace lodestar {
+namespace {
+
+// Typed, flattened view of the input columns of one chunk with their NULL masks.
+template <typename T>
+struct Column {
+  const T* values;
+  const uint64_t* validity;  // nullptr means "no NULLs in this vector"
+  bool valid(idx_t row) const { return validity == nullptr || duckdb_validity_row_is_valid(const_cast<uint64_t*>(validity), row); }
+};
+
+template <typename T>
+Column<T> column(duckdb_data_chunk chunk, idx_t index) {
+  duckdb_vector v = duckdb_data_chunk_get_vector(chunk, index);
+  return {static_cast<const T*>(duckdb_vector_get_data(v)), duckdb_vector_get_validity(v)};
+}
+
+// Output writer: values plus a validity mask made writable only when a NULL
+// actually has to be written.
+template <typename T>
+struct Output {
+  duckdb_vector vector;
+  T* values;
+  uint64_t* validity = nullptr;
+  explicit Output(duckdb_vector v) : vector(v), values(static_cast<T*>(duckdb_vector_get_data(v))) {}
+  void set_null(idx_t row) {
+    if (!validity) {
+      duckdb_vector_ensure_validity_writable(vector);
+      validity = duckdb_vector_get_validity(vector);
+    }
+    duckdb_validity_set_row_invalid(validity, row);
+  }
+};
+
+template <typename... Cols>
+bool all_valid(idx_t row, const Cols&... cols) {
+  return (cols.valid(row) && ...);
+}
+
+void fail(duckdb_function_info info, const char* function, const std::string& what) {
+  const std::string message = std::string(function) + ": " + what;
+  duckdb_scalar_function_set_error(info, message.c_str());
+}
+
+std::optional<std::string> check_named_position(double ra, double dec, const char* ra_name, const char* dec_name) {
+  if (auto problem = check_position(ra, dec)) {
+    const bool ra_bad = !std::isfinite(ra);
+    return std::string(ra_bad ? ra_name : dec_name) + ": " + *problem;
+  }
+  return std::nullopt;
+}
+
+// Accepts a DOUBLE order only when it is an integral value in range, so that
+// healpix_nest(NaN, ...) is an error rather than a silent cast.
+std::optional<std::string> check_order_value(double order) {
+  if (!std::isfinite(order) || order != std::floor(order)) return "HEALPix order must be an integer within [0, 29], got " + std::to_string(order);
+  return check_order(static_cast<int64_t>(order));
+}
+
+void ang_sep_kernel(duckdb_function_info info, duckdb_data_chunk input, duckdb_vector output) {
+  const idx_t n = duckdb_data_chunk_get_size(input);
+  auto ra1 = column<double>(input, 0), dec1 = column<double>(input, 1);
+  auto ra2 = column<double>(input, 2), dec2 = column<double>(input, 3);
+  Output<double> out(output);
+  for (idx_t i = 0; i < n; ++i) {
+    if (!all_valid(i, ra1, dec1, ra2, dec2)) {
+      out.set_null(i);
+      continue;
+    }
+    if (auto p = check_named_position(ra1.values[i], dec1.values[i], "ra1", "dec1")) return fail(info, "ang_sep", *p);
+    if (auto p = check_named_position(ra2.values[i], dec2.values[i], "ra2", "dec2")) return fail(info, "ang_sep", *p);
+    out.values[i] = angular_separation_deg(ra1.values[i], dec1.values[i], ra2.values[i], dec2.values[i]);
+  }
+}
+
+template <typename OrderT>
+void healpix_nest_kernel(duckdb_function_info info, duckdb_data_chunk input, duckdb_vector output) {
+  const idx_t n = duckdb_data_chunk_get_size(input);
+  auto order = column<OrderT>(input, 0);
+  auto ra = column<double>(input, 1), dec = column<double>(input, 2);
+  Output<int64_t> out(output);
+  for (idx_t i = 0; i < n; ++i) {
+    if (!all_valid(i, order, ra, dec)) {
+      out.set_null(i);
+      continue;
+    }
+    std::optional<std::string> bad;
+    if constexpr (std::is_floating_point_v<OrderT>) {
+      bad = check_order_value(order.values[i]);
+    } else {
+      bad = check_order(order.values[i]);
+    }
+    if (bad) return fail(info, "healpix_nest", *bad);
+    if (auto p = check_named_position(ra.values[i], dec.values[i], "ra", "dec")) return fail(info, "healpix_nest", *p);
+    out.values[i] = healpix_nest(static_cast<int>(order.values[i]), ra.values[i], dec.values[i]);
+  }
+}
+
+void healpix29_kernel(duckdb_function_info info, duckdb_data_chunk input, duckdb_vector output) {
+  const idx_t n = duckdb_data_chunk_get_size(input);
+  auto ra = column<double>(input, 0), dec = column<double>(input, 1);
+  Output<int64_t> out(output);
+  for (idx_t i = 0; i < n; ++i) {
+    if (!all_valid(i, ra, dec)) {
+      out.set_null(i);
+      continue;
+    }
+    if (auto p = check_named_position(ra.values[i], dec.values[i], "ra", "dec")) return fail(info, "healpix29", *p);
+    out.values[i] = healpix29(ra.values[i], dec.values[i]);
+  }
+}
+
+void healpix_parent_kernel(duckdb_function_info info, duckdb_data_chunk input, duckdb_vector output) {
+  const idx_t n = duckdb_data_chunk_get_size(input);
+  auto index = column<int64_t>(input, 0), from = column<int64_t>(input, 1), to = column<int64_t>(input, 2);
+  Output<int64_t> out(output);
+  for (idx_t i = 0; i < n; ++i) {
+    if (!all_valid(i, index, from, to)) {
+      out.set_null(i);
+      continue;
+    }
+    if (auto p = check_order(from.values[i])) return fail(info, "healpix_parent", "from_order: " + *p);
+    if (auto p = check_order(to.values[i])) return fail(info, "healpix_parent", "to_order: " + *p);
+    if (to.values[i] > from.values[i])
+      return fail(info, "healpix_parent",
+                  "to_order (" + std::to_string(to.values[i]) + ") must not exceed from_order (" + std::to_string(from.values[i]) + ")");
+    const int fo = static_cast<int>(from.values[i]);
+    if (index.values[i] < 0 || index.values[i] >= healpix_npix(fo))
+      return fail(info, "healpix_parent",
+                  "index " + std::to_string(index.values[i]) + " is not a pixel of order " + std::to_string(fo) + " (valid: 0.." +
+                      std::to_string(healpix_npix(fo) - 1) + ")");
+    out.values[i] = healpix_parent(index.values[i], fo, static_cast<int>(to.values[i]));
+  }
+}
+
+void cone_contains_kernel(duckdb_function_info info, duckdb_data_chunk input, duckdb_vector output) {
+  const idx_t n = duckdb_data_chunk_get_size(input);
+  auto ra = column<double>(input, 0), dec = column<double>(input, 1);
+  auto ra0 = column<double>(input, 2), dec0 = column<double>(input, 3), radius = column<double>(input, 4);
+  Output<bool> out(output);
+  // Cache the chord threshold: the radius is almost always a constant.
+  double cached_radius = std::nan(""), cached_chord2 = 0.0;
+  for (idx_t i = 0; i < n; ++i) {
+    if (!all_valid(i, ra, dec, ra0, dec0, radius)) {
+      out.set_null(i);
+      continue;
+    }
+    const double r = radius.values[i];
+    if (!std::isfinite(r) || r < 0.0 || r > 180.0)
+      return fail(info, "cone_contains", "radius_deg must be within [0, 180] degrees, got " + std::to_string(r));
+    if (auto p = check_named_position(ra.values[i], dec.values[i], "ra", "dec")) return fail(info, "cone_contains", *p);
+    if (auto p = check_named_position(ra0.values[i], dec0.values[i], "ra0", "dec0")) return fail(info, "cone_contains", *p);
+    if (r != cached_radius) {
+      cached_radius = r;
+      cached_chord2 = chord2_for_radius_deg(r);
+    }
+    const UnitVector a = unit_vector(ra.values[i], dec.values[i]);
+    const UnitVector b = unit_vector(ra0.values[i], dec0.values[i]);
+    out.values[i] = chord2(a, b) <= cached_chord2;
+  }
+}
+
+struct FunctionSet {
+  duckdb_scalar_function_set set;
+  std::string name;
+  explicit FunctionSet(const char* n) : set(duckdb_create_scalar_function_set(n)), name(n) {}
+  FunctionSet(const FunctionSet&) = delete;
+  FunctionSet& operator=(const FunctionSet&) = delete;
+  ~FunctionSet() { duckdb_destroy_scalar_function_set(&set); }
+  void register_in(duckdb_connection con) {
+    if (duckdb_register_scalar_function_set(con, set) == DuckDBError) throw Error("could not register SQL function " + name);
+  }
+};
+
+void add_function(FunctionSet& set, std::vector<duckdb_type> params, duckdb_type ret, duckdb_scalar_function_t kernel) {
+  duckdb_scalar_function fn = duckdb_create_scalar_function();
+  duckdb_scalar_function_set_name(fn, set.name.c_str());
+  for (duckdb_type p : params) {
+    LogicalType t(p);
+    duckdb_scalar_function_add_parameter(fn, t.get());
+  }
+  LogicalType r(ret);
+  duckdb_scalar_function_set_return_type(fn, r.get());
+  duckdb_scalar_function_set_function(fn, kernel);
+  const bool ok = duckdb_add_scalar_function_to_set(set.set, fn) == DuckDBSuccess;
+  duckdb_destroy_scalar_function(&fn);
+  if (!ok) throw Error("could not add an overload to SQL function " + set.name);
+}
+
+}  // namespace
+
+void register_sql_functions(duckdb_connection con) {
+  constexpr auto D = DUCKDB_TYPE_DOUBLE;
+  constexpr auto I = DUCKDB_TYPE_BIGINT;
+
+  FunctionSet ang_sep("ang_sep");
+  add_function(ang_sep, {D, D, D, D}, D, ang_sep_kernel);
+  ang_sep.register_in(con);
+
+  FunctionSet nest("healpix_nest");
+  add_function(nest, {I, D, D}, I, healpix_nest_kernel<int64_t>);
+  add_function(nest, {D, D, D}, I, healpix_nest_kernel<double>);
+  nest.register_in(con);
+
+  FunctionSet h29("healpix29");
+  add_function(h29, {D, D}, I, healpix29_kernel);
+  h29.register_in(con);
+
+  FunctionSet parent("healpix_parent");
+  add_function(parent, {I, I, I}, I, healpix_parent_kernel);
+  parent.register_in(con);
+
+  FunctionSet cone("cone_contains");
+  add_function(cone, {D, D, D, D, D}, DUCKDB_TYPE_BOOLEAN, cone_contains_kernel);
+  cone.register_in(con);
+}
+
+}  // namespace lodestar
