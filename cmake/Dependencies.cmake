@@ -1,7 +1,9 @@
-# C/C++ dependencies: Debian packages (HEALPix C++, CLI11, GoogleTest) and the
+# C/C++ dependencies: Debian packages (HEALPix C++, cfitsio, GSL, CLI11, GoogleTest) and the
 # prebuilt DuckDB C library pinned in package.json (see docs/architecture.md).
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(HEALPIX REQUIRED IMPORTED_TARGET healpix_cxx)
+pkg_check_modules(CFITSIO REQUIRED IMPORTED_TARGET cfitsio)
+pkg_check_modules(GSL REQUIRED IMPORTED_TARGET gsl)
 find_package(CLI11 CONFIG REQUIRED)
 
 set(LODESTAR_DUCKDB_VERSION "1.5.5")

@@ -4,10 +4,12 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <optional>
 
+#include "python/bindings.hpp"
 #include "core/healpix_index.hpp"
 #include "core/sky_angles.hpp"
 #include "engine/arrow_export.hpp"
@@ -16,6 +18,13 @@
 
 namespace py = pybind11;
 using namespace lodestar;
+
+namespace lodestar::python {
+std::vector<BindingSection>& binding_sections() {
+  static std::vector<BindingSection> sections;
+  return sections;
+}
+}  // namespace lodestar::python
 
 namespace {
 
@@ -98,6 +107,12 @@ PYBIND11_MODULE(_core, m) {
   m.attr("__version__") = LODESTAR_VERSION;
   m.attr("duckdb_version") = LODESTAR_DUCKDB_VERSION;
   py::register_exception<Error>(m, "LodestarError", PyExc_RuntimeError);
+  auto sections = lodestar::python::binding_sections();
+  std::stable_sort(sections.begin(), sections.end(), [](const auto& a, const auto& b) { return a.priority < b.priority; });
+  for (const auto& section : sections) section.bind(m);
+}
+
+LODESTAR_PYTHON_BINDING_PRIORITY(engine, 0) {
 
   py::class_<ResultStream>(m, "ResultStream")
       .def("__arrow_c_stream__", &ResultStream::arrow_c_stream, py::arg("requested_schema") = py::none());
