@@ -17,7 +17,8 @@ from pathlib import Path
 
 
 def binary_path() -> Path:
-    return Path(__file__).resolve().parent / "bin" / "lodestar"
+    # Not resolve(): in a dev build the .py files are symlinks into the source tree.
+    return Path(os.path.abspath(__file__)).parent / "bin" / "lodestar"
 
 
 def python_commands() -> dict[str, str]:

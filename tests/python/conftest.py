@@ -25,14 +25,14 @@ def con():
     return lodestar.connect(threads=2)
 
 
-@pytest.fixture(scope="session")
-def lodestar_cli() -> str:
-    """The installed `lodestar` console command of this venv."""
-    exe = Path(sys.executable).with_name("lodestar")
-    assert exe.exists(), f"{exe} missing: is the package installed in this venv?"
-    return str(exe)
+def lodestar_command() -> list[str]:
+    """How to run the `lodestar` command for the package under test: the console
+    script of this venv, or `python -m lodestar.cli` when testing a dev build
+    staged on PYTHONPATH (see cmake/StagePython.cmake)."""
+    if os.environ.get("PYTHONPATH"):
+        return [sys.executable, "-m", "lodestar.cli"]
+    return [str(Path(sys.executable).with_name("lodestar"))]
 
 
-def run_cli(*args: str, check: bool = False, **kwargs) -> subprocess.CompletedProcess:
-    exe = str(Path(sys.executable).with_name("lodestar"))
-    return subprocess.run([exe, *args], capture_output=True, text=True, check=check, timeout=600, **kwargs)
+def run_cli(*args: str, check: bool = False, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([*lodestar_command(), *args], capture_output=True, text=True, check=check, timeout=timeout, **kwargs)
