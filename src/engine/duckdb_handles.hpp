@@ -107,6 +107,7 @@ class LogicalType {
   explicit LogicalType(duckdb_logical_type t) : type_(t) {}
   LogicalType(const LogicalType&) = delete;
   LogicalType& operator=(const LogicalType&) = delete;
+  LogicalType(LogicalType&& other) noexcept : type_(std::exchange(other.type_, nullptr)) {}
   ~LogicalType() {
     if (type_) duckdb_destroy_logical_type(&type_);
   }

@@ -10,50 +10,12 @@
 #include "core/healpix_index.hpp"
 #include "core/sky_angles.hpp"
 #include "engine/duckdb_handles.hpp"
+#include "engine/sql_function_builder.hpp"
 
 namespace lodestar {
 namespace {
 
-// Typed, flattened view of the input columns of one chunk with their NULL masks.
-template <typename T>
-struct Column {
-  const T* values;
-  const uint64_t* validity;  // nullptr means "no NULLs in this vector"
-  bool valid(idx_t row) const { return validity == nullptr || duckdb_validity_row_is_valid(const_cast<uint64_t*>(validity), row); }
-};
-
-template <typename T>
-Column<T> column(duckdb_data_chunk chunk, idx_t index) {
-  duckdb_vector v = duckdb_data_chunk_get_vector(chunk, index);
-  return {static_cast<const T*>(duckdb_vector_get_data(v)), duckdb_vector_get_validity(v)};
-}
-
-// Output writer: values plus a validity mask made writable only when a NULL
-// actually has to be written.
-template <typename T>
-struct Output {
-  duckdb_vector vector;
-  T* values;
-  uint64_t* validity = nullptr;
-  explicit Output(duckdb_vector v) : vector(v), values(static_cast<T*>(duckdb_vector_get_data(v))) {}
-  void set_null(idx_t row) {
-    if (!validity) {
-      duckdb_vector_ensure_validity_writable(vector);
-      validity = duckdb_vector_get_validity(vector);
-    }
-    duckdb_validity_set_row_invalid(validity, row);
-  }
-};
-
-template <typename... Cols>
-bool all_valid(idx_t row, const Cols&... cols) {
-  return (cols.valid(row) && ...);
-}
-
-void fail(duckdb_function_info info, const char* function, const std::string& what) {
-  const std::string message = std::string(function) + ": " + what;
-  duckdb_scalar_function_set_error(info, message.c_str());
-}
+using namespace lodestar::sql;
 
 std::optional<std::string> check_named_position(double ra, double dec, const char* ra_name, const char* dec_name) {
   if (auto problem = check_position(ra, dec)) {
@@ -173,34 +135,45 @@ void cone_contains_kernel(duckdb_function_info info, duckdb_data_chunk input, du
   }
 }
 
-struct FunctionSet {
-  duckdb_scalar_function_set set;
-  std::string name;
-  explicit FunctionSet(const char* n) : set(duckdb_create_scalar_function_set(n)), name(n) {}
-  FunctionSet(const FunctionSet&) = delete;
-  FunctionSet& operator=(const FunctionSet&) = delete;
-  ~FunctionSet() { duckdb_destroy_scalar_function_set(&set); }
-  void register_in(duckdb_connection con) {
-    if (duckdb_register_scalar_function_set(con, set) == DuckDBError) throw Error("could not register SQL function " + name);
-  }
-};
+}  // namespace
 
-void add_function(FunctionSet& set, std::vector<duckdb_type> params, duckdb_type ret, duckdb_scalar_function_t kernel) {
+}  // namespace lodestar
+
+namespace lodestar::sql {
+
+void add_function(FunctionSet& set, const std::vector<duckdb_logical_type>& params, duckdb_logical_type ret,
+                  duckdb_scalar_function_t kernel) {
   duckdb_scalar_function fn = duckdb_create_scalar_function();
-  duckdb_scalar_function_set_name(fn, set.name.c_str());
-  for (duckdb_type p : params) {
-    LogicalType t(p);
-    duckdb_scalar_function_add_parameter(fn, t.get());
-  }
-  LogicalType r(ret);
-  duckdb_scalar_function_set_return_type(fn, r.get());
+  duckdb_scalar_function_set_name(fn, set.name().c_str());
+  for (duckdb_logical_type p : params) duckdb_scalar_function_add_parameter(fn, p);
+  duckdb_scalar_function_set_return_type(fn, ret);
   duckdb_scalar_function_set_function(fn, kernel);
-  const bool ok = duckdb_add_scalar_function_to_set(set.set, fn) == DuckDBSuccess;
+  const bool ok = duckdb_add_scalar_function_to_set(set.get(), fn) == DuckDBSuccess;
   duckdb_destroy_scalar_function(&fn);
-  if (!ok) throw Error("could not add an overload to SQL function " + set.name);
+  if (!ok) throw Error("could not add an overload to SQL function " + set.name());
 }
 
-}  // namespace
+void add_function(FunctionSet& set, const std::vector<duckdb_type>& params, duckdb_type ret, duckdb_scalar_function_t kernel) {
+  std::vector<LogicalType> owned;
+  owned.reserve(params.size());  // no reallocation: `types` points into it
+  std::vector<duckdb_logical_type> types;
+  for (duckdb_type p : params) types.push_back(owned.emplace_back(p).get());
+  LogicalType r(ret);
+  add_function(set, types, r.get(), kernel);
+}
+
+std::vector<std::pair<const char*, RegisterFunctions>>& function_groups() {
+  static std::vector<std::pair<const char*, RegisterFunctions>> groups;
+  return groups;
+}
+
+void register_all_functions(duckdb_connection con) {
+  for (const auto& [name, fn] : function_groups()) fn(con);
+}
+
+}  // namespace lodestar::sql
+
+namespace lodestar {
 
 void register_sql_functions(duckdb_connection con) {
   constexpr auto D = DUCKDB_TYPE_DOUBLE;
@@ -226,6 +199,9 @@ void register_sql_functions(duckdb_connection con) {
   FunctionSet cone("cone_contains");
   add_function(cone, {D, D, D, D, D}, DUCKDB_TYPE_BOOLEAN, cone_contains_kernel);
   cone.register_in(con);
+
+  // Functions of the other layers (regions, light curves, ...).
+  sql::register_all_functions(con);
 }
 
 }  // namespace lodestar
