@@ -11,8 +11,12 @@ Results come back as pandas DataFrames with numpy dtypes.
 from ._core import LodestarError, __version__, duckdb_version
 from ._core import ang_sep, healpix_nest
 from .engine import Connection, connect, sql
+from .catalog import Catalog, Catalogs, open_catalog
+from .ingest import ingest
 
 __all__ = [
+    "Catalog",
+    "Catalogs",
     "Connection",
     "LodestarError",
     "__version__",
@@ -20,5 +24,7 @@ __all__ = [
     "connect",
     "duckdb_version",
     "healpix_nest",
+    "ingest",
+    "open_catalog",
     "sql",
 ]

@@ -27,10 +27,28 @@ void ProgressBar::update(int64_t done) {
   draw(done);
 }
 
+void ProgressBar::update_fraction(double fraction, int64_t rows_so_far) {
+  if (!enabled_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (fraction < 1.0 && now - last_draw_ < std::chrono::milliseconds(100)) return;
+  last_draw_ = now;
+  fraction_ = fraction;
+  draw(rows_so_far);
+}
+
 void ProgressBar::draw(int64_t done) {
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double rate = elapsed > 0 ? done / elapsed : 0.0;
-  const double fraction = total_ > 0 ? static_cast<double>(done) / total_ : 1.0;
+  if (total_ <= 0) {
+    // Unknown total: show the fraction, rows so far and an ETA from the fraction.
+    const double f = std::max(0.0, fraction_);
+    const double eta = f > 0 ? elapsed * (1 - f) / f : 0.0;
+    std::fprintf(stderr, "\r%s %3.0f%% %lld rows, %s rows/s, ETA %.0fs   ", label_.c_str(), f * 100.0, static_cast<long long>(done),
+                 human_rate(rate).c_str(), eta);
+    std::fflush(stderr);
+    return;
+  }
+  const double fraction = static_cast<double>(done) / total_;
   const int width = 30;
   const int filled = static_cast<int>(fraction * width);
   std::string bar(filled, '#');
@@ -44,6 +62,7 @@ void ProgressBar::draw(int64_t done) {
 void ProgressBar::finish() {
   if (!enabled_ || finished_) return;
   finished_ = true;
+  fraction_ = 1.0;
   draw(total_);
   std::fprintf(stderr, "\n");
 }

@@ -12,6 +12,8 @@ class ProgressBar {
  public:
   ProgressBar(std::string label, int64_t total, bool enabled);
   void update(int64_t done);
+  // For work whose total is unknown: a fraction (e.g. DuckDB's scan progress) and rows so far.
+  void update_fraction(double fraction, int64_t rows_so_far);
   void finish();
 
  private:
@@ -21,6 +23,7 @@ class ProgressBar {
   bool finished_ = false;
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_draw_;
+  double fraction_ = -1;  // set by update_fraction
   void draw(int64_t done);
 };
 

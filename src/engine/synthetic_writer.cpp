@@ -7,35 +7,13 @@
 #include <cstring>
 #include <filesystem>
 
-#include "engine/duckdb_handles.hpp"
+#include "engine/appender.hpp"
+#include "engine/sql_text.hpp"
 
 namespace fs = std::filesystem;
 
 namespace lodestar {
 namespace {
-
-class Appender {
- public:
-  Appender(duckdb_connection con, const char* table) {
-    if (duckdb_appender_create(con, nullptr, table, &appender_) == DuckDBError) {
-      const std::string message = duckdb_appender_error(appender_) ? duckdb_appender_error(appender_) : "unknown";
-      duckdb_appender_destroy(&appender_);
-      throw Error("could not create an appender: " + message);
-    }
-  }
-  Appender(const Appender&) = delete;
-  Appender& operator=(const Appender&) = delete;
-  ~Appender() { duckdb_appender_destroy(&appender_); }
-  void append(duckdb_data_chunk chunk) {
-    if (duckdb_append_data_chunk(appender_, chunk) == DuckDBError) throw Error(std::string("append failed: ") + duckdb_appender_error(appender_));
-  }
-  void flush() {
-    if (duckdb_appender_flush(appender_) == DuckDBError) throw Error(std::string("append failed: ") + duckdb_appender_error(appender_));
-  }
-
- private:
-  duckdb_appender appender_ = nullptr;
-};
 
 template <typename T>
 void copy_column(duckdb_data_chunk chunk, idx_t col, const std::vector<T>& src, size_t offset, idx_t n) {
@@ -63,15 +41,6 @@ void append_columns(Appender& appender, const SyntheticSkyColumns& cols) {
   appender.flush();
 }
 
-std::string sql_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    out += c;
-    if (c == '\'') out += '\'';
-  }
-  return out + "'";
-}
-
 }  // namespace
 
 void write_synthetic_sky(Engine& engine, const std::string& out_dir, const SyntheticWriteOptions& options) {
@@ -96,7 +65,7 @@ void write_synthetic_sky(Engine& engine, const std::string& out_dir, const Synth
       }
       char name[32];
       std::snprintf(name, sizeof name, "part-%05d.parquet", file_index);
-      run_query(con.get(), "COPY synthetic_batch TO " + sql_quote((staging / name).string()) + " (FORMAT parquet, COMPRESSION zstd)");
+      run_query(con.get(), "COPY synthetic_batch TO " + sql_string_literal((staging / name).string()) + " (FORMAT parquet, COMPRESSION zstd)");
       run_query(con.get(), "DELETE FROM synthetic_batch");
       if (options.on_progress) options.on_progress(first + n);
     }

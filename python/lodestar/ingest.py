@@ -1,0 +1,95 @@
+"""Ingest CSV / Parquet / FITS tables into a HATS catalog of a catalog root."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Iterable
+
+from . import _core
+from .catalog import Catalog
+from .engine import Connection
+
+
+class _TqdmProgress:
+    """One tqdm bar per ingest phase: the read phase counts rows as DuckDB scans
+    them (total unknown: the bar shows percent of the input read), the write
+    phase counts rows written against the total."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.bar = None
+        self.phase = None
+
+    def __call__(self, phase: str, fraction: float, rows_done: int, rows_total: int) -> None:
+        if not self.enabled:
+            return
+        from tqdm.auto import tqdm
+
+        if phase != self.phase:
+            self.close()
+            self.phase = phase
+            total = rows_total if rows_total > 0 else 100
+            unit = "rows" if rows_total > 0 else "%"
+            self.bar = tqdm(total=total, desc=f"ingest: {phase}", unit=unit, unit_scale=rows_total > 0, leave=False)
+        if self.bar.unit == "%":
+            self.bar.n = round(fraction * 100, 1)
+            self.bar.set_postfix(rows=f"{rows_done:,}", refresh=False)
+        else:
+            self.bar.n = rows_done
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def ingest(
+    inputs: str | os.PathLike | Iterable[str | os.PathLike],
+    name: str,
+    root: str | os.PathLike | None = None,
+    ra: str | None = None,
+    dec: str | None = None,
+    pixel_threshold: int = 1_000_000,
+    highest_order: int = 10,
+    margin_arcsec: float | None = None,
+    overwrite: bool = False,
+    drop_invalid: bool = False,
+    memory_limit: str = "2GB",
+    threads: int | None = None,
+    types: dict[str, str] | None = None,
+    row_group_rows: int = 20_000,
+    progress: bool | None = None,
+    connection: Connection | None = None,
+) -> Catalog:
+    """Ingest CSV (header row), Parquet or FITS binary tables — one file, many, or
+    globs — into HATS catalog `name` of the catalog root, and return it.
+
+    ra/dec: coordinate columns (default: recognised among ra/RA/ra_deg/RAJ2000...).
+    pixel_threshold: maximum rows per partition; highest_order: deepest partition order.
+    drop_invalid: drop rows with missing/NaN/out-of-range coordinates (counted in
+    the result's `ingest_report`) instead of failing on the first one.
+    The catalog becomes visible only when complete; an existing catalog is
+    replaced only with overwrite=True.
+    """
+    if margin_arcsec is not None:
+        raise NotImplementedError("margin caches are not written by ingest yet; crossmatch fetches neighbouring rows itself")
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    inputs = [os.fspath(i) for i in inputs]
+    root = os.fspath(root) if root is not None else _core.default_catalog_root()
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = _TqdmProgress(show)
+    try:
+        report = _core.ingest(
+            inputs, name, root, ra=ra or "", dec=dec or "", pixel_threshold=int(pixel_threshold),
+            highest_order=int(highest_order), overwrite=bool(overwrite), drop_invalid=bool(drop_invalid),
+            memory_limit=memory_limit, threads=int(threads or 0), row_group_rows=int(row_group_rows),
+            types=dict(types or {}), progress=bar if show else None,
+        )
+    finally:
+        bar.close()
+    cat = Catalog(_core.open_catalog(report["path"]), connection=connection)
+    cat.ingest_report = report
+    return cat

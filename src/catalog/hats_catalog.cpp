@@ -1,0 +1,215 @@
+#include "catalog/hats_catalog.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+
+#include "engine/duckdb_handles.hpp"
+
+namespace fs = std::filesystem;
+
+namespace lodestar {
+namespace {
+
+std::string leaf_dir(const std::string& dataset, int order, int64_t pixel) {
+  return dataset + "/Norder=" + std::to_string(order) + "/Dir=" + std::to_string((pixel / 10000) * 10000);
+}
+
+std::vector<std::string> parquet_files_in(const fs::path& dir) {
+  std::vector<std::string> files;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_regular_file() && !name.empty() && name[0] != '.' && name[0] != '_') files.push_back(entry.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// The leaf file(s) of one partition, honouring hats_npix_suffix and, when
+// the expected name is absent, any `Npix=N.<suffix>` or `Npix=N/` entry.
+std::vector<std::string> resolve_leaf(const std::string& dataset, int order, int64_t pixel, const std::string& suffix) {
+  const std::string dir = leaf_dir(dataset, order, pixel);
+  const std::string stem = "Npix=" + std::to_string(pixel);
+  if (suffix == "/") {
+    if (fs::is_directory(dir + "/" + stem)) return parquet_files_in(dir + "/" + stem);
+  } else if (fs::is_regular_file(dir + "/" + stem + suffix)) {
+    return {dir + "/" + stem + suffix};
+  }
+  if (fs::is_directory(dir)) {
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      const std::string name = entry.path().filename().string();
+      if (name.rfind(stem, 0) != 0) continue;
+      if (name.size() == stem.size() && entry.is_directory()) return parquet_files_in(entry.path());
+      if (name.size() > stem.size() && name[stem.size()] == '.' && entry.is_regular_file()) return {entry.path().string()};
+    }
+  }
+  return {};
+}
+
+// Partition list from partition_info.csv (header names the columns; old files also have Dir).
+std::vector<std::pair<int, int64_t>> read_partition_info(const std::string& file) {
+  std::ifstream in(file);
+  if (!in) throw Error("cannot read " + file);
+  std::string line;
+  if (!std::getline(in, line)) return {};
+  std::vector<std::string> header;
+  {
+    std::stringstream ss(line);
+    std::string cell;
+    while (std::getline(ss, cell, ',')) {
+      cell.erase(std::remove_if(cell.begin(), cell.end(), [](char c) { return c == '\r' || c == ' '; }), cell.end());
+      header.push_back(cell);
+    }
+  }
+  const auto col = [&](const std::string& name) -> int {
+    for (size_t i = 0; i < header.size(); ++i)
+      if (header[i] == name) return static_cast<int>(i);
+    return -1;
+  };
+  const int order_col = col("Norder"), pix_col = col("Npix");
+  if (order_col < 0 || pix_col < 0) throw Error(file + ": header must name columns Norder and Npix, got: " + line);
+  std::vector<std::pair<int, int64_t>> out;
+  int line_no = 1;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.find_first_not_of(" \r\n") == std::string::npos) continue;
+    std::vector<std::string> cells;
+    std::stringstream ss(line);
+    std::string cell;
+    while (std::getline(ss, cell, ',')) cells.push_back(cell);
+    if (static_cast<int>(cells.size()) <= std::max(order_col, pix_col))
+      throw Error(file + ", line " + std::to_string(line_no) + ": expected " + std::to_string(header.size()) + " columns");
+    try {
+      const int order = std::stoi(cells[order_col]);
+      const int64_t pixel = std::stoll(cells[pix_col]);
+      if (check_order(order) || pixel < 0 || pixel >= healpix_npix(order)) throw std::invalid_argument("range");
+      out.emplace_back(order, pixel);
+    } catch (const std::exception&) {
+      throw Error(file + ", line " + std::to_string(line_no) + ": not a valid (Norder, Npix) pair: " + line);
+    }
+  }
+  return out;
+}
+
+// Partition list from the leaf paths under dataset/ (when partition_info.csv is absent).
+std::vector<std::pair<int, int64_t>> scan_dataset(const std::string& dataset) {
+  static const std::regex pattern(R"(Norder=(\d+)/Dir=\d+/Npix=(\d+))");
+  std::map<std::pair<int, int64_t>, bool> seen;
+  if (!fs::is_directory(dataset)) return {};
+  for (const auto& entry : fs::recursive_directory_iterator(dataset)) {
+    const std::string rel = fs::relative(entry.path(), dataset).string();
+    std::smatch m;
+    if (std::regex_search(rel, m, pattern)) seen[{std::stoi(m[1]), std::stoll(m[2])}] = true;
+  }
+  std::vector<std::pair<int, int64_t>> out;
+  for (const auto& [key, _] : seen) out.push_back(key);
+  return out;
+}
+
+}  // namespace
+
+void sort_breadth_first(std::vector<Partition>& partitions) {
+  std::sort(partitions.begin(), partitions.end(), [](const Partition& a, const Partition& b) {
+    const auto ra = a.range29(), rb = b.range29();
+    return ra.begin != rb.begin ? ra.begin < rb.begin : a.order < b.order;
+  });
+}
+
+bool HatsCatalog::is_catalog_dir(const std::string& path) {
+  return fs::is_regular_file(path + "/hats.properties") || fs::is_regular_file(path + "/collection.properties") ||
+         fs::is_regular_file(path + "/properties");
+}
+
+HatsCatalog HatsCatalog::open(const std::string& input_path) {
+  const std::string path = fs::path(input_path).lexically_normal().string();
+  std::string clean = path;
+  while (clean.size() > 1 && clean.back() == '/') clean.pop_back();
+  if (!fs::is_directory(clean)) throw Error("no catalog at " + clean + ": not a folder");
+
+  // A collection opens as its primary catalog with the default margin attached.
+  if (fs::is_regular_file(clean + "/collection.properties")) {
+    const Properties c = Properties::read_file(clean + "/collection.properties");
+    const std::string where = clean + "/collection.properties";
+    HatsCatalog primary = open(clean + "/" + c.require("hats_primary_table_url", where));
+    if (auto margin = c.get("default_margin"); margin && !margin->empty()) primary.margin_path_ = clean + "/" + *margin;
+    primary.collection_path_ = clean;
+    return primary;
+  }
+
+  HatsCatalog cat;
+  cat.path_ = clean;
+  cat.default_name_ = fs::path(clean).filename().string();
+  if (fs::is_regular_file(clean + "/hats.properties")) cat.properties_ = Properties::read_file(clean + "/hats.properties");
+  else if (fs::is_regular_file(clean + "/properties")) cat.properties_ = Properties::read_file(clean + "/properties");
+  else throw Error("no catalog at " + clean + ": hats.properties not found");
+
+  std::vector<std::pair<int, int64_t>> pixels;
+  const std::string info = clean + "/partition_info.csv";
+  pixels = fs::is_regular_file(info) ? read_partition_info(info) : scan_dataset(cat.dataset_dir());
+
+  const std::string suffix = cat.properties_.get_or("hats_npix_suffix", ".parquet");
+  for (const auto& [order, pixel] : pixels) {
+    Partition p;
+    p.order = order;
+    p.pixel = pixel;
+    p.files = resolve_leaf(cat.dataset_dir(), order, pixel, suffix);
+    if (p.files.empty())
+      throw Error("catalog " + clean + ": partition Norder=" + std::to_string(order) + ", Npix=" + std::to_string(pixel) +
+                  " has no leaf file under " + leaf_dir(cat.dataset_dir(), order, pixel));
+    cat.partitions_.push_back(std::move(p));
+  }
+  sort_breadth_first(cat.partitions_);
+  return cat;
+}
+
+int HatsCatalog::healpix_order() const {
+  const std::string v = properties_.get_or("hats_col_healpix_order", "29");
+  try {
+    return std::stoi(v);
+  } catch (const std::exception&) {
+    throw Error(path_ + ": hats_col_healpix_order is not an integer: " + v);
+  }
+}
+
+int64_t HatsCatalog::total_rows() const {
+  auto v = properties_.get("hats_nrows");
+  if (!v) return -1;
+  try {
+    return std::stoll(*v);
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+int HatsCatalog::max_order() const {
+  int m = 0;
+  for (const auto& p : partitions_) m = std::max(m, p.order);
+  return m;
+}
+
+std::vector<std::string> HatsCatalog::all_files() const {
+  std::vector<std::string> files;
+  for (const auto& p : partitions_) files.insert(files.end(), p.files.begin(), p.files.end());
+  return files;
+}
+
+std::optional<std::string> HatsCatalog::common_metadata_file() const {
+  const std::string f = dataset_dir() + "/_common_metadata";
+  if (fs::is_regular_file(f)) return f;
+  return std::nullopt;
+}
+
+std::optional<double> HatsCatalog::margin_threshold_arcsec() const {
+  auto v = properties_.get("hats_margin_threshold");
+  if (!v) return std::nullopt;
+  try {
+    return std::stod(*v);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace lodestar

@@ -1,0 +1,588 @@
+#include "catalog/ingest.hpp"
+
+#include <glob.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "catalog/catalog_root.hpp"
+#include "catalog/catalog_sql.hpp"
+#include "catalog/fits_table.hpp"
+#include "catalog/hats_catalog.hpp"
+#include "engine/engine.hpp"
+#include "engine/sql_text.hpp"
+#include "lodestar_version.hpp"
+
+namespace fs = std::filesystem;
+
+namespace lodestar {
+
+const std::vector<std::string>& ra_column_candidates() {
+  static const std::vector<std::string> c = {"ra", "ra_deg", "radeg", "raj2000", "ra_icrs", "ra_j2000", "right_ascension", "alpha"};
+  return c;
+}
+const std::vector<std::string>& dec_column_candidates() {
+  static const std::vector<std::string> c = {"dec", "decl", "dec_deg", "dedeg", "decdeg", "dej2000", "decj2000", "de_icrs", "dec_icrs",
+                                             "dec_j2000", "declination", "delta"};
+  return c;
+}
+
+namespace {
+
+enum class Format { Csv, Parquet, Fits };
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+Format format_of(const std::string& path) {
+  std::string p = lower(path);
+  for (const char* z : {".gz", ".zst", ".bz2"})
+    if (ends_with(p, z)) p = p.substr(0, p.size() - std::strlen(z));
+  if (ends_with(p, ".parquet") || ends_with(p, ".pq") || ends_with(p, ".parq")) return Format::Parquet;
+  if (ends_with(p, ".fits") || ends_with(p, ".fit") || ends_with(p, ".fts")) return Format::Fits;
+  if (ends_with(p, ".csv") || ends_with(p, ".tsv") || ends_with(p, ".txt") || ends_with(p, ".dat")) return Format::Csv;
+  throw Error(path + ": unknown input format (expected .csv/.tsv, .parquet or .fits, optionally compressed .gz)");
+}
+
+std::vector<std::string> expand_inputs(const std::vector<std::string>& patterns) {
+  std::vector<std::string> files;
+  for (const auto& pattern : patterns) {
+    glob_t g{};
+    const int rc = ::glob(pattern.c_str(), 0, nullptr, &g);
+    if (rc == 0) {
+      for (size_t i = 0; i < g.gl_pathc; ++i) files.push_back(g.gl_pathv[i]);
+    }
+    globfree(&g);
+    if (rc != 0) throw Error("input not found: " + pattern);
+  }
+  if (files.empty()) throw Error("no input files given");
+  std::set<std::string> seen;
+  std::vector<std::string> unique;
+  for (auto& f : files) {
+    if (fs::is_directory(f)) throw Error(f + ": is a folder; give the files (a glob such as '" + f + "/*.csv' works)");
+    if (!fs::is_regular_file(f)) throw Error("input not found: " + f);
+    if (fs::file_size(f) == 0) throw Error(f + ": the file is empty (expected a header row and data)");
+    if (seen.insert(f).second) unique.push_back(fs::absolute(f).string());
+  }
+  return unique;
+}
+
+std::string list_literal(const std::vector<std::string>& items) {
+  std::string s;
+  for (const auto& i : items) s += (s.empty() ? "" : ", ") + sql_string_literal(i);
+  return "[" + s + "]";
+}
+
+struct Column {
+  std::string name, type;
+};
+
+std::vector<Column> describe(duckdb_connection con, const std::string& relation) {
+  QueryResult r = run_query(con, "DESCRIBE SELECT * FROM " + relation);
+  std::vector<Column> cols;
+  for (idx_t i = 0; i < duckdb_row_count(r.raw()); ++i) {
+    char* n = duckdb_value_varchar(r.raw(), 0, i);
+    char* t = duckdb_value_varchar(r.raw(), 1, i);
+    cols.push_back({n, t});
+    duckdb_free(n);
+    duckdb_free(t);
+  }
+  return cols;
+}
+
+std::string pick_column(const std::vector<Column>& cols, const std::string& given, const std::vector<std::string>& candidates,
+                        const char* what, const std::string& inputs) {
+  std::string names;
+  for (const auto& c : cols) names += (names.empty() ? "" : ", ") + c.name;
+  if (!given.empty()) {
+    for (const auto& c : cols)
+      if (c.name == given) return c.name;
+    throw Error(inputs + ": no " + what + " column named '" + given + "' (columns: " + names + ")");
+  }
+  for (const auto& cand : candidates)
+    for (const auto& c : cols)
+      if (lower(c.name) == cand) return c.name;
+  throw Error(inputs + ": no " + what + " column recognised (looked for " + candidates.front() + ", " + candidates[1] +
+              ", ...; columns: " + names + "); name it explicitly");
+}
+
+bool numeric_type(const std::string& t) {
+  static const std::vector<std::string> ok = {"DOUBLE", "FLOAT", "REAL", "INTEGER", "BIGINT", "SMALLINT", "TINYINT", "HUGEINT",
+                                              "UINTEGER", "UBIGINT", "USMALLINT", "UTINYINT"};
+  return std::find(ok.begin(), ok.end(), t) != ok.end() || t.rfind("DECIMAL", 0) == 0;
+}
+
+std::string first_cell(duckdb_connection con, const std::string& sql) {
+  QueryResult r = run_query(con, sql);
+  if (duckdb_row_count(r.raw()) == 0) return "";
+  std::string out;
+  for (idx_t c = 0; c < r.column_count(); ++c) {
+    char* v = duckdb_value_varchar(r.raw(), c, 0);
+    out += (c ? "\x1f" : "") + std::string(v ? v : "NULL");
+    duckdb_free(v);
+  }
+  return out;
+}
+
+std::vector<std::string> split_cells(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t i = 0; i <= s.size(); ++i)
+    if (i == s.size() || s[i] == '\x1f') {
+      out.push_back(s.substr(start, i - start));
+      start = i + 1;
+    }
+  return out;
+}
+
+// Runs `sql` while a poller reports DuckDB's progress of it.
+QueryResult run_with_progress(duckdb_connection con, const std::string& sql, const std::function<void(double, int64_t)>& report) {
+  if (!report) return run_query(con, sql);
+  std::atomic<bool> done{false};
+  std::thread poller([&] {
+    while (!done.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      if (done.load()) break;
+      const duckdb_query_progress_type p = duckdb_query_progress(con);
+      if (p.percentage >= 0) report(p.percentage / 100.0, static_cast<int64_t>(p.rows_processed));
+    }
+  });
+  try {
+    QueryResult r = run_query(con, sql);
+    done = true;
+    poller.join();
+    return r;
+  } catch (...) {
+    done = true;
+    poller.join();
+    throw;
+  }
+}
+
+int64_t rows_written(QueryResult& r) { return duckdb_value_int64(r.raw(), 0, 0); }
+
+// The staging folder of an ingest: <root>/.ingest-<name>-<pid>. Stale ones of
+// killed ingests (their pid is gone) are removed before a new run.
+std::string staging_dir(const std::string& root, const std::string& name) {
+  const std::string prefix = ".ingest-" + name + "-";
+  for (const auto& entry : fs::directory_iterator(root)) {
+    const std::string n = entry.path().filename().string();
+    if (n.rfind(prefix, 0) != 0) continue;
+    const std::string pid_text = n.substr(prefix.size());
+    try {
+      const pid_t pid = static_cast<pid_t>(std::stol(pid_text));
+      if (pid != getpid() && ::kill(pid, 0) != 0 && errno == ESRCH) fs::remove_all(entry.path());
+    } catch (const std::exception&) {
+    }
+  }
+  return root + "/" + prefix + std::to_string(getpid());
+}
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%MUTC", std::gmtime(&t));
+  return buf;
+}
+
+std::string leaf_path(const std::string& dataset, int order, int64_t pixel) {
+  return dataset + "/Norder=" + std::to_string(order) + "/Dir=" + std::to_string((pixel / 10000) * 10000) + "/Npix=" + std::to_string(pixel) +
+         ".parquet";
+}
+
+// A piece of the write phase: the buckets it reads and the partitions it writes.
+struct WorkUnit {
+  std::vector<int64_t> buckets;
+  std::vector<PlannedPartition> partitions;
+};
+
+std::vector<WorkUnit> work_units(const std::vector<PlannedPartition>& plan, int bucket_order) {
+  std::vector<WorkUnit> units;
+  std::map<int64_t, size_t> unit_of_bucket;
+  for (const auto& p : plan) {
+    if (p.order <= bucket_order) {
+      WorkUnit u;
+      const int shift = 2 * (bucket_order - p.order);
+      for (int64_t b = p.pixel << shift; b < (p.pixel + 1) << shift; ++b) u.buckets.push_back(b);
+      u.partitions.push_back(p);
+      units.push_back(std::move(u));
+    } else {
+      const int64_t b = p.pixel >> (2 * (p.order - bucket_order));
+      auto it = unit_of_bucket.find(b);
+      if (it == unit_of_bucket.end()) {
+        unit_of_bucket[b] = units.size();
+        units.push_back({{b}, {p}});
+      } else {
+        units[it->second].partitions.push_back(p);
+      }
+    }
+  }
+  return units;
+}
+
+class Ingest {
+ public:
+  explicit Ingest(const IngestOptions& o) : o_(o) {}
+
+  IngestReport run() {
+    const auto start = std::chrono::steady_clock::now();
+    validate_options();
+    files_ = expand_inputs(o_.inputs);
+    format_ = format_of(files_.front());
+    for (const auto& f : files_)
+      if (format_of(f) != format_) throw Error("all inputs must have the same format: " + files_.front() + " and " + f + " differ");
+    fs::create_directories(o_.root);
+    root_ = CatalogRoot(o_.root);
+    target_ = root_.path_of(o_.name);
+    if (fs::exists(target_) && !o_.overwrite)
+      throw Error("catalog '" + o_.name + "' already exists in " + o_.root + "; choose another name or pass overwrite to replace it");
+
+    staging_ = staging_dir(o_.root, o_.name);
+    fs::remove_all(staging_);
+    fs::create_directories(staging_ + "/spill");
+    try {
+      EngineOptions eo;
+      eo.threads = o_.threads;
+      eo.memory_limit = o_.memory_limit;
+      eo.temp_directory = staging_ + "/spill";
+      engine_ = std::make_unique<Engine>(eo);
+      con_ = engine_->connect();
+      build_source();
+      read_into_buckets();
+      plan();
+      write_leaves();
+      write_metadata();
+      publish();
+    } catch (...) {
+      con_ = Connection();
+      engine_.reset();
+      std::error_code ignored;
+      fs::remove_all(staging_, ignored);
+      throw;
+    }
+    report_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return report_;
+  }
+
+ private:
+  const IngestOptions& o_;
+  std::vector<std::string> files_;
+  Format format_ = Format::Csv;
+  CatalogRoot root_{""};
+  std::string target_, staging_;
+  std::unique_ptr<Engine> engine_;
+  Connection con_;
+  std::string source_;  // FROM-clause relation of the input
+  std::vector<Column> columns_;
+  std::string ra_, dec_;
+  std::vector<std::string> kept_columns_;
+  int bucket_order_ = 0;
+  IngestReport report_;
+
+  void progress(const std::string& phase, double fraction, int64_t done, int64_t total) {
+    if (o_.on_progress) o_.on_progress({phase, std::clamp(fraction, 0.0, 1.0), done, total});
+  }
+
+  void validate_options() {
+    CatalogRoot::check_name(o_.name);
+    if (o_.root.empty()) throw Error("no catalog root given");
+    if (o_.pixel_threshold <= 0) throw Error("pixel_threshold must be > 0, got " + std::to_string(o_.pixel_threshold));
+    if (check_order(o_.highest_order)) throw Error("highest_order must be within [0, 29], got " + std::to_string(o_.highest_order));
+    if (o_.row_group_rows < 1024) throw Error("row_group_rows must be >= 1024");
+  }
+
+  std::string csv_reader(const std::vector<std::string>& files, bool parallel) const {
+    std::string types;
+    for (const auto& [col, type] : o_.csv_types) types += (types.empty() ? "" : ", ") + sql_string_literal(col) + ": " + sql_string_literal(type);
+    std::string sql = "read_csv(" + list_literal(files) + ", header=true, auto_detect=true, union_by_name=" + (files.size() > 1 ? "true" : "false");
+    if (!types.empty()) sql += ", types={" + types + "}";
+    if (!parallel) sql += ", parallel=false";
+    return sql + ")";
+  }
+
+  void build_source() {
+    if (format_ == Format::Fits) {
+      fs::create_directories(staging_ + "/fits");
+      std::vector<std::string> parquet;
+      int i = 0;
+      for (const auto& f : files_) {
+        FitsConversion c = convert_fits_table(*engine_, f, staging_ + "/fits/input-" + std::to_string(i++));
+        parquet.insert(parquet.end(), c.parquet_files.begin(), c.parquet_files.end());
+        for (const auto& s : c.skipped_columns) report_.notes.push_back(f + ": skipped column " + s);
+      }
+      source_ = "read_parquet(" + list_literal(parquet) + ", union_by_name=true)";
+    } else if (format_ == Format::Parquet) {
+      source_ = "read_parquet(" + list_literal(files_) + ", union_by_name=true, hive_partitioning=false)";
+    } else {
+      source_ = csv_reader(files_, true);
+    }
+    try {
+      columns_ = describe(con_.get(), source_);
+    } catch (const Error& e) {
+      throw Error(describe_inputs() + ": cannot read the input: " + e.what());
+    }
+    ra_ = pick_column(columns_, o_.ra_column, ra_column_candidates(), "right ascension", describe_inputs());
+    dec_ = pick_column(columns_, o_.dec_column, dec_column_candidates(), "declination", describe_inputs());
+    report_.ra_column = ra_;
+    report_.dec_column = dec_;
+    for (const auto& c : columns_) {
+      const auto& legacy = legacy_partition_columns();
+      if (c.name == "_healpix_29" || std::find(legacy.begin(), legacy.end(), c.name) != legacy.end()) continue;
+      kept_columns_.push_back(c.name);
+    }
+    for (const auto& col : {ra_, dec_}) {
+      const auto it = std::find_if(columns_.begin(), columns_.end(), [&](const Column& c) { return c.name == col; });
+      if (!numeric_type(it->type)) report_non_numeric(col, it->type);
+    }
+  }
+
+  std::string describe_inputs() const { return files_.size() == 1 ? files_.front() : files_.front() + " (and " + std::to_string(files_.size() - 1) + " more)"; }
+
+  // The file and row of the first row failing `bad_condition`, for error messages.
+  std::string locate_first(const std::string& bad_condition, const std::string& select) {
+    EngineOptions single;
+    single.threads = 1;  // a single-threaded scan keeps file order, so row numbers are true
+    Engine diag(single);
+    Connection c = diag.connect();
+    for (const auto& f : files_) {
+      std::string rel;
+      if (format_ == Format::Csv) rel = csv_reader({f}, false);
+      else if (format_ == Format::Parquet) rel = "read_parquet(" + sql_string_literal(f) + ", hive_partitioning=false)";
+      else return describe_inputs();
+      const std::string cell = first_cell(
+          c.get(), "SELECT rn, " + select + " FROM (SELECT row_number() OVER () AS rn, * FROM " + rel + ") WHERE " + bad_condition + " LIMIT 1");
+      if (cell.empty()) continue;
+      auto cells = split_cells(cell);
+      const int64_t row = std::stoll(cells[0]);
+      std::string where = f + ", data row " + std::to_string(row);
+      if (format_ == Format::Csv) where += " (line " + std::to_string(row + 1) + ")";
+      for (size_t i = 1; i < cells.size(); ++i) where += "\x1f" + cells[i];
+      return where;
+    }
+    return describe_inputs();
+  }
+
+  [[noreturn]] void report_non_numeric(const std::string& col, const std::string& type) {
+    const std::string q = sql_identifier(col);
+    const std::string found = locate_first(q + " IS NOT NULL AND TRY_CAST(" + q + " AS DOUBLE) IS NULL", q);
+    const auto cells = split_cells(found);
+    std::string msg = cells[0] + ": column '" + col + "' must hold numbers (degrees) but is " + type;
+    if (cells.size() > 1) msg += "; first non-numeric value: '" + cells[1] + "'";
+    throw Error(msg);
+  }
+
+  std::string valid_condition() const {
+    const std::string r = sql_identifier(ra_) + "::DOUBLE", d = sql_identifier(dec_) + "::DOUBLE";
+    return "(" + r + " IS NOT NULL AND " + d + " IS NOT NULL AND isfinite(" + r + ") AND isfinite(" + d + ") AND " + d +
+           " BETWEEN -90 AND 90)";
+  }
+
+  std::string select_columns() const {
+    std::string s;
+    for (const auto& c : kept_columns_) s += (s.empty() ? "" : ", ") + sql_identifier(c);
+    return s;
+  }
+
+  void read_into_buckets() {
+    bucket_order_ = std::min(3, o_.highest_order);
+    const int shift = 2 * (29 - bucket_order_);
+    const std::string r = sql_identifier(ra_) + "::DOUBLE", d = sql_identifier(dec_) + "::DOUBLE";
+    const std::string sql = "COPY (SELECT " + select_columns() + ", CASE WHEN " + valid_condition() + " THEN healpix29(" + r + ", " + d +
+                            ") END AS _healpix_29, _healpix_29 >> " + std::to_string(shift) + " AS _bucket FROM " + source_ + ") TO " +
+                            sql_string_literal(staging_ + "/buckets") +
+                            " (FORMAT parquet, PARTITION_BY (_bucket), COMPRESSION lz4_raw, OVERWRITE_OR_IGNORE)";
+    try {
+      run_with_progress(con_.get(), sql, [&](double f, int64_t rows) { progress("read", f, rows, 0); });
+    } catch (const Error& e) {
+      throw Error(describe_inputs() + ": " + e.what());
+    }
+    progress("read", 1.0, 0, 0);
+  }
+
+  std::vector<std::string> bucket_files(int64_t bucket) const {
+    const fs::path dir = staging_ + "/buckets/_bucket=" + std::to_string(bucket);
+    std::vector<std::string> files;
+    if (fs::is_directory(dir))
+      for (const auto& e : fs::directory_iterator(dir)) files.push_back(e.path().string());
+    std::sort(files.begin(), files.end());
+    return files;
+  }
+
+  void plan() {
+    const int k = o_.highest_order;
+    QueryResult r = run_query(con_.get(), "SELECT _healpix_29 >> " + std::to_string(2 * (29 - k)) + " AS pix, count(*) FROM read_parquet(" +
+                                              sql_string_literal(staging_ + "/buckets/*/*.parquet") +
+                                              ", hive_partitioning=false) GROUP BY pix ORDER BY pix NULLS FIRST");
+    int64_t invalid = 0, total = 0;
+    for (idx_t i = 0; i < duckdb_row_count(r.raw()); ++i) {
+      const int64_t n = duckdb_value_int64(r.raw(), 1, i);
+      if (duckdb_value_is_null(r.raw(), 0, i)) {
+        invalid += n;
+        continue;
+      }
+      report_.histogram.push_back({duckdb_value_int64(r.raw(), 0, i), n});
+      total += n;
+    }
+    report_.histogram_order = k;
+    if (invalid > 0 && !o_.drop_invalid_coordinates) report_invalid_coordinates(invalid);
+    report_.dropped_rows = invalid;
+    if (total == 0)
+      throw Error(describe_inputs() + (invalid > 0 ? ": every row has invalid coordinates" : ": the input has no data rows"));
+    report_.rows = total;
+    report_.partitions = plan_partitions(report_.histogram, k, o_.pixel_threshold);
+    progress("plan", 1.0, 0, total);
+  }
+
+  [[noreturn]] void report_invalid_coordinates(int64_t invalid) {
+    const std::string r = sql_identifier(ra_), d = sql_identifier(dec_);
+    const std::string found = locate_first("NOT " + valid_condition() + " OR " + r + " IS NULL OR " + d + " IS NULL", r + ", " + d);
+    const auto cells = split_cells(found);
+    std::string why;
+    if (cells.size() >= 3) {
+      const std::string& ra = cells[1];
+      const std::string& dec = cells[2];
+      auto bad = [](const std::string& v) { return v == "NULL" || lower(v) == "nan" || lower(v).find("inf") != std::string::npos; };
+      if (ra == "NULL" || dec == "NULL") why = "column '" + (ra == "NULL" ? ra_ : dec_) + "' is empty";
+      else if (bad(ra)) why = "column '" + ra_ + "' is " + ra + ", expected a finite number of degrees";
+      else if (bad(dec)) why = "column '" + dec_ + "' is " + dec + ", expected a finite number of degrees";
+      else why = "column '" + dec_ + "' = " + dec + " is outside [-90, 90]";
+    } else {
+      why = "invalid coordinates";
+    }
+    throw Error(cells[0] + ": " + why + " (" + std::to_string(invalid) +
+                " row(s) with missing, NaN or out-of-range coordinates in all; pass drop_invalid_coordinates to drop and count them)");
+  }
+
+  std::string read_files_sql(const std::vector<std::string>& files) const {
+    return "read_parquet(" + list_literal(files) + ", hive_partitioning=false)";
+  }
+
+  void write_leaves() {
+    const std::string dataset = staging_ + "/catalog/dataset";
+    const auto units = work_units(report_.partitions, bucket_order_);
+    const std::string cols = select_columns() + ", _healpix_29";
+    const std::string options = " (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE " + std::to_string(o_.row_group_rows) + ")";
+    int64_t written = 0;
+    size_t done = 0;
+    for (const auto& unit : units) {
+      std::vector<std::string> files;
+      for (int64_t b : unit.buckets) {
+        auto f = bucket_files(b);
+        files.insert(files.end(), f.begin(), f.end());
+      }
+      if (files.empty()) throw Error("internal error: no staged rows for a planned partition");
+      std::string source = read_files_sql(files);
+      if (unit.partitions.size() > 1) {
+        // Several partitions in one bucket: sort it once, then cut ranges
+        // out of the sorted file (row groups pruned by _healpix_29 statistics).
+        const std::string sorted = staging_ + "/sorted-" + std::to_string(unit.buckets.front()) + ".parquet";
+        run_query(con_.get(), "COPY (SELECT " + cols + " FROM " + source + " WHERE _healpix_29 IS NOT NULL ORDER BY _healpix_29) TO " +
+                                  sql_string_literal(sorted) + " (FORMAT parquet, COMPRESSION lz4_raw, ROW_GROUP_SIZE 16384)");
+        source = read_files_sql({sorted});
+      }
+      for (const auto& p : unit.partitions) {
+        const PixelRange range = to_order29({p.pixel, p.pixel + 1}, p.order);
+        const std::string leaf = leaf_path(dataset, p.order, p.pixel);
+        fs::create_directories(fs::path(leaf).parent_path());
+        const std::string order_by = unit.partitions.size() > 1 ? "" : " ORDER BY _healpix_29";
+        QueryResult r = run_query(con_.get(), "COPY (SELECT " + cols + " FROM " + source + " WHERE _healpix_29 >= " + std::to_string(range.begin) +
+                                                  " AND _healpix_29 < " + std::to_string(range.end) + order_by + ") TO " +
+                                                  sql_string_literal(leaf) + options);
+        const int64_t n = rows_written(r);
+        if (n != p.rows)
+          throw Error("internal error: partition Norder=" + std::to_string(p.order) + ", Npix=" + std::to_string(p.pixel) + " wrote " +
+                      std::to_string(n) + " rows, planned " + std::to_string(p.rows));
+        written += n;
+        progress("write", static_cast<double>(written) / report_.rows, written, report_.rows);
+      }
+      for (int64_t b : unit.buckets) fs::remove_all(staging_ + "/buckets/_bucket=" + std::to_string(b));
+      fs::remove(staging_ + "/sorted-" + std::to_string(unit.buckets.front()) + ".parquet");
+      ++done;
+    }
+    if (written != report_.rows) throw Error("internal error: wrote " + std::to_string(written) + " rows of " + std::to_string(report_.rows));
+  }
+
+  void write_metadata() {
+    const std::string dir = staging_ + "/catalog";
+    const auto& parts = report_.partitions;
+    // _common_metadata: the schema and no row groups.
+    const std::string first_leaf = leaf_path(dir + "/dataset", parts.front().order, parts.front().pixel);
+    run_query(con_.get(), "COPY (SELECT * FROM read_parquet(" + sql_string_literal(first_leaf) + ") LIMIT 0) TO " +
+                              sql_string_literal(dir + "/dataset/_common_metadata") + " (FORMAT parquet)");
+    {
+      std::ofstream info(dir + "/partition_info.csv");
+      info << "Norder,Npix\n";
+      for (const auto& p : parts) info << p.order << "," << p.pixel << "\n";
+      if (!info) throw Error("cannot write " + dir + "/partition_info.csv");
+    }
+    int max_order = 0;
+    for (const auto& p : parts) max_order = std::max(max_order, p.order);
+    uintmax_t bytes = 0;
+    for (const auto& e : fs::recursive_directory_iterator(dir + "/dataset"))
+      if (e.is_regular_file()) bytes += e.file_size();
+    char fraction[32];
+    std::snprintf(fraction, sizeof fraction, "%.6f", static_cast<double>(report_.histogram.size()) / healpix_npix(report_.histogram_order));
+
+    Properties props;
+    props.set("obs_collection", o_.name);
+    props.set("dataproduct_type", "object");
+    props.set("hats_nrows", std::to_string(report_.rows));
+    props.set("hats_col_ra", ra_);
+    props.set("hats_col_dec", dec_);
+    props.set("hats_col_healpix", "_healpix_29");
+    props.set("hats_col_healpix_order", "29");
+    props.set("hats_npix_suffix", ".parquet");
+    props.set("hats_max_rows", std::to_string(o_.pixel_threshold));
+    props.set("hats_order", std::to_string(max_order));
+    props.set("moc_sky_fraction", fraction);
+    props.set("hats_estsize", std::to_string(bytes / 1024));
+    props.set("hats_builder", std::string("lodestar v") + LODESTAR_VERSION + " (DuckDB " + LODESTAR_DUCKDB_VERSION + ")");
+    props.set("hats_creation_date", utc_now());
+    props.set("hats_version", "v1.0");
+    props.set("lodestar_highest_order", std::to_string(o_.highest_order));
+    std::ofstream out(dir + "/hats.properties");
+    out << props.serialize("HATS catalog");
+    if (!out) throw Error("cannot write " + dir + "/hats.properties");
+  }
+
+  void publish() {
+    progress("publish", 0.0, report_.rows, report_.rows);
+    const std::string built = staging_ + "/catalog";
+    if (fs::exists(target_)) {
+      // Replace: move the old catalog aside first, so a failure leaves one of them whole.
+      const std::string trash = staging_ + "/replaced";
+      fs::rename(target_, trash);
+      fs::rename(built, target_);
+    } else {
+      fs::rename(built, target_);
+    }
+    con_ = Connection();
+    engine_.reset();
+    fs::remove_all(staging_);
+    report_.path = target_;
+    progress("publish", 1.0, report_.rows, report_.rows);
+  }
+};
+
+}  // namespace
+
+IngestReport ingest_catalog(const IngestOptions& options) { return Ingest(options).run(); }
+
+}  // namespace lodestar

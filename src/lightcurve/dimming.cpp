@@ -1,0 +1,228 @@
+#include "lightcurve/dimming.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "engine/duckdb_handles.hpp"
+#include "lightcurve/features.hpp"
+
+namespace lodestar::lightcurve {
+
+void DimmingParams::check() const {
+  auto bad = [](const std::string& what) { throw Error("find_dimming_events: " + what); };
+  if (!(std::isfinite(k_sigma) && k_sigma > 0)) bad("k_sigma must be a positive number, got " + std::to_string(k_sigma));
+  if (!(std::isfinite(extend_sigma) && extend_sigma > 0 && extend_sigma <= k_sigma))
+    bad("extend_sigma must be within (0, k_sigma], got " + std::to_string(extend_sigma));
+  if (min_points < 1) bad("min_points must be at least 1, got " + std::to_string(min_points));
+  if (!(std::isfinite(min_depth_mag) && min_depth_mag >= 0)) bad("min_depth_mag must be >= 0, got " + std::to_string(min_depth_mag));
+  if (min_baseline_points < 2) bad("min_baseline_points must be at least 2, got " + std::to_string(min_baseline_points));
+  if (max_harmonic < 1) bad("max_harmonic must be at least 1, got " + std::to_string(max_harmonic));
+  if (!(std::isfinite(fit_padding_factor) && fit_padding_factor >= 0) || !(std::isfinite(min_fit_padding_days) && min_fit_padding_days >= 0))
+    bad("fit padding must be >= 0");
+}
+
+double score_event(const DimmingEvent& e) {
+  if (e.periodic) return 0.0;
+  if (e.fit.status == DipFitStatus::kOk && std::isfinite(e.fit.delta_chi2)) return std::sqrt(std::max(e.fit.delta_chi2, 0.0));
+  return std::isfinite(e.significance) ? e.significance : 0.0;
+}
+
+namespace {
+
+// The searchable detections of one object, time-ordered, on a common scale.
+struct Normalized {
+  std::vector<double> t, resid, sigma, z;  // resid = mag - band baseline (positive = fainter)
+  std::vector<int8_t> band;
+  void clear() { t.clear(), resid.clear(), sigma.clear(), z.clear(), band.clear(); }
+  size_t size() const { return t.size(); }
+};
+
+struct Run {
+  size_t first, last;  // inclusive indices into Normalized
+};
+
+class ObjectSearch {
+ public:
+  explicit ObjectSearch(const DimmingParams& p) : p_(p) {}
+
+  void run(const LightCurveColumns& lc, size_t obj, std::vector<DimmingEvent>& out) {
+    normalize(lc, obj);
+    const size_t first_event = out.size();
+    find_runs(obj, out);
+    if (out.size() == first_event) return;
+    std::span<DimmingEvent> events(out.data() + first_event, out.size() - first_event);
+    flag_periodic(events);
+    for (size_t k = 0; k < events.size(); ++k) {
+      DimmingEvent& e = events[k];
+      if (p_.fit) fit_event(e, runs_[k]);
+      e.score = score_event(e);
+    }
+  }
+
+ private:
+  void normalize(const LightCurveColumns& lc, size_t obj) {
+    usable_detections_in_time_order(lc, obj, order_);
+    double baseline[kNumBands], excess2[kNumBands];
+    bool has_baseline[kNumBands];
+    for (int b = 0; b < kNumBands; ++b) {
+      mags_.clear(), errs_.clear();
+      for (int64_t j : order_)
+        if (lc.band[j] == b) mags_.push_back(lc.mag[j]), errs_.push_back(lc.mag_err[j]);
+      has_baseline[b] = mags_.size() >= static_cast<size_t>(p_.min_baseline_points);
+      if (!has_baseline[b]) continue;
+      const size_t n = mags_.size();
+      std::sort(mags_.begin(), mags_.end());
+      baseline[b] = median_of_sorted(mags_.data(), n);
+      for (auto& m : mags_) m = std::fabs(m - baseline[b]);
+      std::sort(mags_.begin(), mags_.end());
+      const double scatter = 1.4826 * median_of_sorted(mags_.data(), n);
+      std::sort(errs_.begin(), errs_.end());
+      const double typical_err = median_of_sorted(errs_.data(), n);
+      // Scatter beyond the quoted errors (intrinsic variability, underestimated errors).
+      excess2[b] = std::max(0.0, scatter * scatter - typical_err * typical_err);
+    }
+    d_.clear();
+    for (int64_t j : order_) {
+      const int b = lc.band[j];
+      if (!has_baseline[b]) continue;
+      const double s = std::sqrt(lc.mag_err[j] * lc.mag_err[j] + excess2[b]);
+      d_.t.push_back(lc.time[j]);
+      d_.resid.push_back(lc.mag[j] - baseline[b]);
+      d_.sigma.push_back(s);
+      d_.z.push_back((lc.mag[j] - baseline[b]) / s);
+      d_.band.push_back(static_cast<int8_t>(b));
+    }
+  }
+
+  void find_runs(size_t obj, std::vector<DimmingEvent>& out) {
+    runs_.clear();
+    const size_t n = d_.size();
+    int32_t index = 0;
+    for (size_t i = 0; i < n;) {
+      if (d_.z[i] < p_.extend_sigma) {
+        ++i;
+        continue;
+      }
+      size_t j = i;
+      while (j + 1 < n && d_.z[j + 1] >= p_.extend_sigma) ++j;
+      DimmingEvent e;
+      e.object_index = static_cast<int64_t>(obj);
+      double zsum = 0.0;
+      size_t deepest = i;
+      for (size_t k = i; k <= j; ++k) {
+        zsum += d_.z[k];
+        if (d_.z[k] >= p_.k_sigma) ++e.n_faint;
+        if (d_.resid[k] > d_.resid[deepest]) deepest = k;
+        e.bands_mask |= static_cast<uint8_t>(1u << d_.band[k]);
+      }
+      e.n_points = static_cast<int32_t>(j - i + 1);
+      e.depth_mag = d_.resid[deepest];
+      if (e.n_faint >= p_.min_points && e.depth_mag >= p_.min_depth_mag) {
+        e.event_index = index++;
+        e.start = d_.t[i];
+        e.end = d_.t[j];
+        e.duration = e.end - e.start;
+        e.t_min = d_.t[deepest];
+        e.depth_frac = 1.0 - std::pow(10.0, -0.4 * e.depth_mag);
+        e.significance = zsum / std::sqrt(static_cast<double>(e.n_points));
+        out.push_back(e);
+        runs_.push_back({i, j});
+      }
+      i = j + 1;
+    }
+  }
+
+  // Periodicity test (documented in docs/lightcurves.md): candidate periods are
+  // the separations between the deepest event and every other faint "anchor"
+  // (other events and isolated faint detections), divided by n = 1..max_harmonic,
+  // and not shorter than twice the event's duration. The light curve is folded
+  // at each candidate: the object is periodic when, outside the deepest event,
+  // at least 3 detections fall within +-w of the event's predicted recurrences
+  // and at least 3 of them, and at least half, are faint (z >= extend_sigma).
+  void flag_periodic(std::span<DimmingEvent> events) {
+    size_t deepest = 0;
+    for (size_t e = 1; e < events.size(); ++e)
+      if (events[e].significance > events[deepest].significance) deepest = e;
+    const DimmingEvent& ref = events[deepest];
+    const Run ref_run = runs_[deepest];
+    const double tref = ref.t_min;
+    const double w = std::max(0.5 * ref.duration, 0.1);
+    const double min_period = std::max(2.0 * ref.duration, 0.2);
+
+    anchors_.clear();
+    for (size_t e = 0; e < events.size(); ++e)
+      if (e != deepest) anchors_.push_back(events[e].t_min);
+    for (size_t i = 0; i < d_.size(); ++i)
+      if ((i < ref_run.first || i > ref_run.last) && d_.z[i] >= p_.k_sigma) anchors_.push_back(d_.t[i]);
+    std::sort(anchors_.begin(), anchors_.end());
+    anchors_.erase(std::unique(anchors_.begin(), anchors_.end()), anchors_.end());
+    if (anchors_.size() > 64) anchors_.resize(64);  // bounded work for very noisy curves
+
+    for (double a : anchors_) {
+      const double sep = std::fabs(a - tref);
+      for (int h = 1; h <= p_.max_harmonic; ++h) {
+        const double period = sep / h;
+        if (period < min_period) break;
+        int n_in = 0, n_faint = 0;
+        for (size_t i = 0; i < d_.size(); ++i) {
+          if (i >= ref_run.first && i <= ref_run.last) continue;
+          const double x = d_.t[i] - tref;
+          if (std::fabs(x - period * std::round(x / period)) > w) continue;
+          ++n_in;
+          if (d_.z[i] >= p_.extend_sigma) ++n_faint;
+        }
+        if (n_in >= 3 && n_faint >= 3 && 2 * n_faint >= n_in) {
+          for (auto& e : events) e.periodic = true, e.period = period;
+          return;
+        }
+      }
+    }
+  }
+
+  void fit_event(DimmingEvent& e, const Run& run) {
+    // Window: the run padded by max(factor * duration, min padding) on each side, widened when needed so that
+    // it holds at least kBaselinePoints detections on each side (the flat level must be constrained).
+    constexpr size_t kBaselinePoints = 8;
+    const double pad = std::max(p_.fit_padding_factor * e.duration, p_.min_fit_padding_days);
+    const double lo = std::min(e.start - pad, d_.t[run.first >= kBaselinePoints ? run.first - kBaselinePoints : 0]);
+    const double hi = std::max(e.end + pad, d_.t[std::min(run.last + kBaselinePoints, d_.size() - 1)]);
+    ft_.clear(), ff_.clear(), fe_.clear();
+    const double t_before = run.first > 0 ? d_.t[run.first - 1] : e.start - pad;
+    const double t_after = run.last + 1 < d_.size() ? d_.t[run.last + 1] : e.end + pad;
+    for (size_t i = 0; i < d_.size(); ++i) {
+      const double t = d_.t[i];
+      if (t < lo || t > hi) continue;
+      const double f = std::pow(10.0, -0.4 * d_.resid[i]);
+      ft_.push_back(t);
+      ff_.push_back(f);
+      fe_.push_back(f * 0.4 * std::log(10.0) * d_.sigma[i]);
+    }
+    DipFitGuess g;
+    g.f0 = 1.0;
+    g.amplitude = std::min(e.depth_frac, 0.95);
+    g.t0 = e.t_min;
+    g.sigma_rise = std::max(0.5 * (e.t_min - t_before), 0.05);
+    g.sigma_fall = std::max(0.5 * (t_after - e.t_min), 0.05);
+    e.fit = fit_asymmetric_gaussian_dip(ft_.data(), ff_.data(), fe_.data(), ft_.size(), g);
+  }
+
+  const DimmingParams& p_;
+  Normalized d_;
+  std::vector<int64_t> order_;
+  std::vector<double> mags_, errs_, anchors_, ft_, ff_, fe_;
+  std::vector<Run> runs_;
+};
+
+}  // namespace
+
+std::vector<DimmingEvent> find_dimming_events(const LightCurveColumns& lc, const DimmingParams& params) {
+  params.check();
+  validate(lc);
+  std::vector<DimmingEvent> events;
+  ObjectSearch search(params);
+  for (size_t obj = 0; obj < lc.n_objects(); ++obj) search.run(lc, obj, events);
+  return events;
+}
+
+}  // namespace lodestar::lightcurve

@@ -1,0 +1,43 @@
+// Least-squares fit of an asymmetric Gaussian dip in relative flux with GSL's
+// trust-region nonlinear least squares (gsl_multifit_nlinear):
+//   F(t) = F0 * (1 - A * exp(-(t - t0)^2 / (2 sigma^2))),  sigma = sigma_rise for t < t0, sigma_fall for t >= t0.
+// Bounds by reparameterization: A = logistic(a) stays in (0, 1), t0 = c + h tanh(u)
+// stays within the time range of the points, sigma = exp(s) stays positive;
+// uncertainties are propagated back through these maps (first order).
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+
+namespace lodestar::lightcurve {
+
+struct DipFitGuess {
+  double f0 = 1.0, amplitude = 0.1, t0 = 0.0, sigma_rise = 1.0, sigma_fall = 1.0;
+};
+
+enum class DipFitStatus : int { kOk = 0, kTooFewPoints = 1, kNotConverged = 2, kInvalidResult = 3 };
+
+struct DipFit {
+  DipFitStatus status = DipFitStatus::kTooFewPoints;
+  double f0 = NAN, amplitude = NAN, t0 = NAN, sigma_rise = NAN, sigma_fall = NAN;
+  double f0_err = NAN, amplitude_err = NAN, t0_err = NAN, sigma_rise_err = NAN, sigma_fall_err = NAN;
+  double chi2_dip = NAN;    // chi^2 of the best-fit dip model
+  double chi2_flat = NAN;   // chi^2 of the best constant (weighted mean flux)
+  double delta_chi2 = NAN;  // chi2_flat - chi2_dip
+  int n_points = 0;
+  int iterations = 0;
+};
+
+inline constexpr int kDipFitParameters = 5;
+
+// Fits the model to n points (flux, flux_err > 0). Uncertainties are the square
+// roots of the covariance diagonal (J^T W J)^-1, scaled by sqrt(chi2_dip / dof)
+// when that exceeds 1 (errors that underestimate the scatter widen the
+// uncertainties, never shrink them). Needs n > 5 points.
+DipFit fit_asymmetric_gaussian_dip(const double* time, const double* flux, const double* flux_err, size_t n, const DipFitGuess& guess,
+                                   int max_iterations = 200);
+
+// The model itself (for tests and plots).
+double asymmetric_gaussian_dip(double t, double f0, double amplitude, double t0, double sigma_rise, double sigma_fall);
+
+}  // namespace lodestar::lightcurve
