@@ -50,7 +50,8 @@ def fit_dip_scipy(time, mag, mag_err, t0_guess, amplitude_guess=None, sigma_gues
     def resid(p):
         return (dip_model(t, p[0], p[1], p[2], np.exp(p[3]), np.exp(p[4])) - y) / e
 
-    r = least_squares(resid, x0, bounds=(lower, upper), method="trf", x_scale="jac", xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=2000)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # trial steps may visit tiny widths
+        r = least_squares(resid, x0, bounds=(lower, upper), method="trf", x_scale="jac", xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=2000)
     chi2 = float(np.sum(r.fun**2))
     dof = t.size - 5
     J = r.jac

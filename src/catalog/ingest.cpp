@@ -379,13 +379,15 @@ class Ingest {
     return describe_inputs();
   }
 
-  [[noreturn]] void report_non_numeric(const std::string& col, const std::string& type) {
+  // A text-typed coordinate column is fine when every value converts to a
+  // number (the write casts it); otherwise name the first value that does not.
+  void report_non_numeric(const std::string& col, const std::string& type) {
     const std::string q = sql_identifier(col);
     const std::string found = locate_first(q + " IS NOT NULL AND TRY_CAST(" + q + " AS DOUBLE) IS NULL", q);
     const auto cells = split_cells(found);
-    std::string msg = cells[0] + ": column '" + col + "' must hold numbers (degrees) but is " + type;
-    if (cells.size() > 1) msg += "; first non-numeric value: '" + cells[1] + "'";
-    throw Error(msg);
+    if (cells.size() > 1)
+      throw Error(cells[0] + ": column '" + col + "' must hold numbers (degrees) but is " + type + "; first non-numeric value: '" + cells[1] + "'");
+    if (first_cell(con_.get(), "SELECT 1 FROM " + source_ + " LIMIT 1").empty()) throw Error(describe_inputs() + ": the input has no data rows");
   }
 
   std::string valid_condition() const {

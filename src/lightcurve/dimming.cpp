@@ -15,10 +15,12 @@ void DimmingParams::check() const {
   if (!(std::isfinite(extend_sigma) && extend_sigma > 0 && extend_sigma <= k_sigma))
     bad("extend_sigma must be within (0, k_sigma], got " + std::to_string(extend_sigma));
   if (min_points < 1) bad("min_points must be at least 1, got " + std::to_string(min_points));
-  if (!(std::isfinite(min_depth_mag) && min_depth_mag >= 0)) bad("min_depth_mag must be >= 0, got " + std::to_string(min_depth_mag));
+  if (!(std::isfinite(min_depth_mag) && min_depth_mag >= 0))
+    bad("min_depth_mag must be >= 0, got " + std::to_string(min_depth_mag));
   if (min_baseline_points < 2) bad("min_baseline_points must be at least 2, got " + std::to_string(min_baseline_points));
   if (max_harmonic < 1) bad("max_harmonic must be at least 1, got " + std::to_string(max_harmonic));
-  if (!(std::isfinite(fit_padding_factor) && fit_padding_factor >= 0) || !(std::isfinite(min_fit_padding_days) && min_fit_padding_days >= 0))
+  if (!(std::isfinite(fit_padding_factor) && fit_padding_factor >= 0) ||
+      !(std::isfinite(min_fit_padding_days) && min_fit_padding_days >= 0))
     bad("fit padding must be >= 0");
 }
 
@@ -138,8 +140,9 @@ class ObjectSearch {
   // (other events and isolated faint detections), divided by n = 1..max_harmonic,
   // and not shorter than twice the event's duration. The light curve is folded
   // at each candidate: the object is periodic when, outside the deepest event,
-  // at least 3 detections fall within +-w of the event's predicted recurrences
-  // and at least 3 of them, and at least half, are faint (z >= extend_sigma).
+  // at least 3 detections fall within +-w of the event's predicted recurrences,
+  // at least 3 of them, and at least half, are faint (z >= extend_sigma), and the
+  // faint ones belong to at least two different cycles (w = max(duration / 2, 0.1 d)).
   void flag_periodic(std::span<DimmingEvent> events) {
     size_t deepest = 0;
     for (size_t e = 1; e < events.size(); ++e)
@@ -155,7 +158,8 @@ class ObjectSearch {
       if (e != deepest) anchors_.push_back(events[e].t_min);
     for (size_t i = 0; i < d_.size(); ++i)
       if ((i < ref_run.first || i > ref_run.last) && d_.z[i] >= p_.k_sigma) anchors_.push_back(d_.t[i]);
-    std::sort(anchors_.begin(), anchors_.end());
+    // Nearest anchors first: the first period that passes is then usually the true one, not a multiple.
+    std::sort(anchors_.begin(), anchors_.end(), [&](double a, double b) { return std::fabs(a - tref) < std::fabs(b - tref); });
     anchors_.erase(std::unique(anchors_.begin(), anchors_.end()), anchors_.end());
     if (anchors_.size() > 64) anchors_.resize(64);  // bounded work for very noisy curves
 
@@ -165,14 +169,20 @@ class ObjectSearch {
         const double period = sep / h;
         if (period < min_period) break;
         int n_in = 0, n_faint = 0;
+        cycles_.clear();
         for (size_t i = 0; i < d_.size(); ++i) {
           if (i >= ref_run.first && i <= ref_run.last) continue;
           const double x = d_.t[i] - tref;
-          if (std::fabs(x - period * std::round(x / period)) > w) continue;
+          const double cycle = std::round(x / period);
+          if (std::fabs(x - period * cycle) > w) continue;
           ++n_in;
-          if (d_.z[i] >= p_.extend_sigma) ++n_faint;
+          if (d_.z[i] >= p_.extend_sigma) {
+            ++n_faint;
+            if (cycles_.size() < 2 && std::find(cycles_.begin(), cycles_.end(), cycle) == cycles_.end()) cycles_.push_back(cycle);
+          }
         }
-        if (n_in >= 3 && n_faint >= 3 && 2 * n_faint >= n_in) {
+        // Faint recurrences in at least two other cycles: two dips alone never make a period.
+        if (n_in >= 3 && n_faint >= 3 && 2 * n_faint >= n_in && cycles_.size() >= 2) {
           for (auto& e : events) e.periodic = true, e.period = period;
           return;
         }
@@ -210,7 +220,7 @@ class ObjectSearch {
   const DimmingParams& p_;
   Normalized d_;
   std::vector<int64_t> order_;
-  std::vector<double> mags_, errs_, anchors_, ft_, ff_, fe_;
+  std::vector<double> mags_, errs_, anchors_, ft_, ff_, fe_, cycles_;
   std::vector<Run> runs_;
 };
 

@@ -15,12 +15,12 @@
 namespace lodestar::lightcurve {
 
 struct DimmingParams {
-  double k_sigma = 3.0;          // a detection is "faint" when (mag - baseline) >= k_sigma * sigma_i
-  double extend_sigma = 1.5;     // a run continues through detections >= extend_sigma * sigma_i (hysteresis; = k_sigma disables)
-  int min_points = 3;            // faint (>= k_sigma) detections needed in a run
-  double min_depth_mag = 0.05;   // deepest residual of the run, mag
-  int min_baseline_points = 5;   // a band with fewer usable detections has no baseline: its detections are not searched
-  int max_harmonic = 20;         // periodicity: candidate periods are (anchor separation) / n, n = 1..max_harmonic
+  double k_sigma = 3.0;         // a detection is "faint" when (mag - baseline) >= k_sigma * sigma_i
+  double extend_sigma = 1.5;    // a run continues through detections >= extend_sigma * sigma_i (hysteresis; = k_sigma disables)
+  int min_points = 3;           // faint (>= k_sigma) detections needed in a run
+  double min_depth_mag = 0.05;  // deepest residual of the run, mag
+  int min_baseline_points = 5;  // a band with fewer usable detections has no baseline: its detections are not searched
+  int max_harmonic = 20;        // periodicity: candidate periods are (anchor separation) / n, n = 1..max_harmonic
   double fit_padding_factor = 2.0;  // fit window: the event extended on each side by max(factor * duration, min_fit_padding_days)
   double min_fit_padding_days = 10.0;
   bool fit = true;
@@ -29,7 +29,7 @@ struct DimmingParams {
 
 struct DimmingEvent {
   int64_t object_index = 0;
-  int32_t event_index = 0;  // within the object, in time order
+  int32_t event_index = 0;                        // within the object, in time order
   double start = NAN, end = NAN, duration = NAN;  // MJD of the first / last detection of the run, and their difference (days)
   double t_min = NAN;                             // time of the deepest detection
   double depth_mag = NAN;                         // deepest residual (mag above the band baseline)

@@ -8,8 +8,8 @@
 
 #include <algorithm>
 #include <memory>
-#include <vector>
 #include <mutex>
+#include <vector>
 
 namespace lodestar::lightcurve {
 
@@ -83,8 +83,8 @@ struct MatrixDeleter {
 
 }  // namespace
 
-DipFit fit_asymmetric_gaussian_dip(const double* time, const double* flux, const double* flux_err, size_t n, const DipFitGuess& guess,
-                                   int max_iterations) {
+DipFit fit_asymmetric_gaussian_dip(const double* time, const double* flux, const double* flux_err, size_t n,
+                                   const DipFitGuess& guess, int max_iterations) {
   // GSL's default error handler aborts the process; its status codes are handled here instead.
   static std::once_flag handler_off;
   std::call_once(handler_off, [] { gsl_set_error_handler_off(); });
@@ -118,7 +118,8 @@ DipFit fit_asymmetric_gaussian_dip(const double* time, const double* flux, const
   for (size_t i = 0; i < n; ++i) weights[i] = 1.0 / (flux_err[i] * flux_err[i]);
   const double a0 = std::clamp(guess.amplitude, 1e-3, 0.999);
   const double u0 = std::clamp((guess.t0 - data.t_center) / data.t_half, -0.999, 0.999);
-  double x0[kDipFitParameters] = {guess.f0, std::log(a0 / (1.0 - a0)), std::atanh(u0), std::log(guess.sigma_rise), std::log(guess.sigma_fall)};
+  double x0[kDipFitParameters] = {guess.f0, std::log(a0 / (1.0 - a0)), std::atanh(u0), std::log(guess.sigma_rise),
+                                  std::log(guess.sigma_fall)};
   gsl_vector_view x = gsl_vector_view_array(x0, kDipFitParameters);
   gsl_vector_view wts = gsl_vector_view_array(weights.data(), n);
 
@@ -131,7 +132,8 @@ DipFit fit_asymmetric_gaussian_dip(const double* time, const double* flux, const
   }
   gsl_multifit_nlinear_winit(&x.vector, &wts.vector, &fdf, w.get());
   int info = 0;
-  const int status = gsl_multifit_nlinear_driver(static_cast<size_t>(max_iterations), 1e-10, 1e-10, 1e-10, nullptr, nullptr, &info, w.get());
+  const int status =
+      gsl_multifit_nlinear_driver(static_cast<size_t>(max_iterations), 1e-10, 1e-10, 1e-10, nullptr, nullptr, &info, w.get());
   fit.iterations = static_cast<int>(gsl_multifit_nlinear_niter(w.get()));
 
   const gsl_vector* best = gsl_multifit_nlinear_position(w.get());
@@ -158,8 +160,8 @@ DipFit fit_asymmetric_gaussian_dip(const double* time, const double* flux, const
   fit.chi2_dip = chi2;
   fit.delta_chi2 = fit.chi2_flat - chi2;
 
-  const bool finite = std::isfinite(fit.f0) && std::isfinite(fit.amplitude) && std::isfinite(fit.t0) && std::isfinite(fit.sigma_rise) &&
-                      std::isfinite(fit.sigma_fall) && std::isfinite(chi2);
+  const bool finite = std::isfinite(fit.f0) && std::isfinite(fit.amplitude) && std::isfinite(fit.t0) &&
+                      std::isfinite(fit.sigma_rise) && std::isfinite(fit.sigma_fall) && std::isfinite(chi2);
   if (!finite)
     fit.status = DipFitStatus::kInvalidResult;
   else if (status != GSL_SUCCESS)

@@ -34,8 +34,8 @@ inline constexpr int kDipFitParameters = 5;
 // roots of the covariance diagonal (J^T W J)^-1, scaled by sqrt(chi2_dip / dof)
 // when that exceeds 1 (errors that underestimate the scatter widen the
 // uncertainties, never shrink them). Needs n > 5 points.
-DipFit fit_asymmetric_gaussian_dip(const double* time, const double* flux, const double* flux_err, size_t n, const DipFitGuess& guess,
-                                   int max_iterations = 200);
+DipFit fit_asymmetric_gaussian_dip(const double* time, const double* flux, const double* flux_err, size_t n,
+                                   const DipFitGuess& guess, int max_iterations = 200);
 
 // The model itself (for tests and plots).
 double asymmetric_gaussian_dip(double t, double f0, double amplitude, double t0, double sigma_rise, double sigma_fall);

@@ -19,7 +19,8 @@ double percentile_of_sorted(const double* s, size_t n, double q) {
 }
 
 std::array<double, 10> feature_values(const Features& f) {
-  return {f.mean, f.median, f.weighted_mean, f.std, f.robust_scatter, f.amplitude, f.skewness, f.von_neumann, f.chi2_reduced, f.slope};
+  return {f.mean,      f.median,   f.weighted_mean, f.std,          f.robust_scatter,
+          f.amplitude, f.skewness, f.von_neumann,   f.chi2_reduced, f.slope};
 }
 
 Features compute_features(const double* t, const double* m, const double* e, size_t n, std::vector<double>& scratch) {
@@ -90,7 +91,8 @@ std::vector<FeatureRow> compute_features_per_band(const LightCurveColumns& lc) {
         m.push_back(lc.mag[j]);
         e.push_back(lc.mag_err[j]);
       }
-      rows.push_back({static_cast<int64_t>(obj), static_cast<int8_t>(b), compute_features(t.data(), m.data(), e.data(), t.size(), scratch)});
+      rows.push_back(
+          {static_cast<int64_t>(obj), static_cast<int8_t>(b), compute_features(t.data(), m.data(), e.data(), t.size(), scratch)});
     }
   }
   return rows;

@@ -1,8 +1,8 @@
 #include "lightcurve/light_curve_columns.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <string>
 
 #include "engine/duckdb_handles.hpp"
@@ -11,10 +11,14 @@ namespace lodestar::lightcurve {
 
 const char* band_name(int band) {
   switch (band) {
-    case kBandG: return "g";
-    case kBandR: return "r";
-    case kBandI: return "i";
-    default: return "?";
+    case kBandG:
+      return "g";
+    case kBandR:
+      return "r";
+    case kBandI:
+      return "i";
+    default:
+      return "?";
   }
 }
 
@@ -32,14 +36,16 @@ std::string num(double v) {
 void validate(const LightCurveColumns& lc) {
   const size_t n = lc.time.size();
   if (lc.mag.size() != n || lc.mag_err.size() != n || lc.band.size() != n)
-    throw Error("light curves: time, mag, mag_err and band must have the same length, got " + std::to_string(lc.time.size()) + ", " +
-                std::to_string(lc.mag.size()) + ", " + std::to_string(lc.mag_err.size()) + ", " + std::to_string(lc.band.size()));
+    throw Error("light curves: time, mag, mag_err and band must have the same length, got " + std::to_string(lc.time.size()) +
+                ", " + std::to_string(lc.mag.size()) + ", " + std::to_string(lc.mag_err.size()) + ", " +
+                std::to_string(lc.band.size()));
   if (lc.offsets.empty()) throw Error("light curves: offsets must have n_objects + 1 entries (at least [0]), got an empty array");
   if (lc.offsets.front() != 0) throw Error("light curves: offsets[0] must be 0, got " + std::to_string(lc.offsets.front()));
   for (size_t i = 0; i + 1 < lc.offsets.size(); ++i) {
     if (lc.offsets[i + 1] < lc.offsets[i])
-      throw Error("light curves: offsets must be non-decreasing, but object " + std::to_string(i) + " has offsets[" + std::to_string(i) +
-                  "] = " + std::to_string(lc.offsets[i]) + " > offsets[" + std::to_string(i + 1) + "] = " + std::to_string(lc.offsets[i + 1]));
+      throw Error("light curves: offsets must be non-decreasing, but object " + std::to_string(i) + " has offsets[" +
+                  std::to_string(i) + "] = " + std::to_string(lc.offsets[i]) + " > offsets[" + std::to_string(i + 1) +
+                  "] = " + std::to_string(lc.offsets[i + 1]));
   }
   if (lc.offsets.back() != static_cast<int64_t>(n))
     throw Error("light curves: offsets must end at the number of detections (" + std::to_string(n) + "), got offsets[" +
@@ -47,14 +53,17 @@ void validate(const LightCurveColumns& lc) {
                 " (offsets needs n_objects + 1 entries)");
   for (size_t obj = 0; obj < lc.n_objects(); ++obj) {
     for (int64_t j = lc.offsets[obj]; j < lc.offsets[obj + 1]; ++j) {
-      if (!std::isfinite(lc.time[j])) throw Error("light curves: " + where(obj, j) + ": time must be finite, got " + num(lc.time[j]));
+      if (!std::isfinite(lc.time[j]))
+        throw Error("light curves: " + where(obj, j) + ": time must be finite, got " + num(lc.time[j]));
       const int b = lc.band[j];
       if (b < 0 || b >= kNumBands)
-        throw Error("light curves: " + where(obj, j) + ": unknown band code " + std::to_string(b) + " (expected 0 = g, 1 = r, 2 = i)");
+        throw Error("light curves: " + where(obj, j) + ": unknown band code " + std::to_string(b) +
+                    " (expected 0 = g, 1 = r, 2 = i)");
       if (std::isfinite(lc.mag[j]) && !(std::isfinite(lc.mag_err[j]) && lc.mag_err[j] > 0.0))
         throw Error("light curves: " + where(obj, j) + ": mag_err must be positive and finite where mag is given, got " +
                     num(lc.mag_err[j]));
-      if (std::isinf(lc.mag[j])) throw Error("light curves: " + where(obj, j) + ": mag must be finite or NaN (missing), got " + num(lc.mag[j]));
+      if (std::isinf(lc.mag[j]))
+        throw Error("light curves: " + where(obj, j) + ": mag must be finite or NaN (missing), got " + num(lc.mag[j]));
     }
   }
 }

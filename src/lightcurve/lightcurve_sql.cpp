@@ -31,7 +31,9 @@ struct ListColumn {
     child = static_cast<const double*>(duckdb_vector_get_data(c));
     child_validity = duckdb_vector_get_validity(c);
   }
-  bool valid(idx_t row) const { return validity == nullptr || duckdb_validity_row_is_valid(const_cast<uint64_t*>(validity), row); }
+  bool valid(idx_t row) const {
+    return validity == nullptr || duckdb_validity_row_is_valid(const_cast<uint64_t*>(validity), row);
+  }
   bool element_valid(idx_t k) const {
     return child_validity == nullptr || duckdb_validity_row_is_valid(const_cast<uint64_t*>(child_validity), k);
   }
@@ -68,8 +70,9 @@ void lc_features_kernel(duckdb_function_info info, duckdb_data_chunk input, duck
     const idx_t len = time.entries[row].length;
     if (mag.entries[row].length != len || err.entries[row].length != len)
       return fail(info, "lc_features",
-                  "row " + std::to_string(row) + ": time, mag and mag_err lists must have the same length, got " + std::to_string(len) +
-                      ", " + std::to_string(mag.entries[row].length) + ", " + std::to_string(err.entries[row].length));
+                  "row " + std::to_string(row) + ": time, mag and mag_err lists must have the same length, got " +
+                      std::to_string(len) + ", " + std::to_string(mag.entries[row].length) + ", " +
+                      std::to_string(err.entries[row].length));
     t.clear(), m.clear(), e.clear();
     for (idx_t j = 0; j < len; ++j) {
       const double mj = mag.at(row, j);
@@ -78,7 +81,8 @@ void lc_features_kernel(duckdb_function_info info, duckdb_data_chunk input, duck
       const std::string where = "row " + std::to_string(row) + ", element " + std::to_string(j) + ": ";
       if (!std::isfinite(tj)) return fail(info, "lc_features", where + "time must be a finite value where mag is given");
       if (!(std::isfinite(ej) && ej > 0.0))
-        return fail(info, "lc_features", where + "mag_err must be positive and finite where mag is given, got " + std::to_string(ej));
+        return fail(info, "lc_features",
+                    where + "mag_err must be positive and finite where mag is given, got " + std::to_string(ej));
       t.push_back(tj), m.push_back(mj), e.push_back(ej);
     }
     order.resize(t.size());

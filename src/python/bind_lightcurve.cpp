@@ -40,9 +40,9 @@ struct CsrInput {
 
 CsrInput convert(const Array<int64_t>& offsets, const Array<double>& time, const Array<double>& mag, const Array<double>& mag_err,
                  const Array<int64_t>& band) {
-  for (const py::array* a : {static_cast<const py::array*>(&offsets), static_cast<const py::array*>(&time),
-                             static_cast<const py::array*>(&mag), static_cast<const py::array*>(&mag_err),
-                             static_cast<const py::array*>(&band)})
+  for (const py::array* a :
+       {static_cast<const py::array*>(&offsets), static_cast<const py::array*>(&time), static_cast<const py::array*>(&mag),
+        static_cast<const py::array*>(&mag_err), static_cast<const py::array*>(&band)})
     if (a->ndim() != 1) throw Error("light curves: offsets, time, mag, mag_err and band must be 1-dimensional arrays");
   CsrInput in{offsets, time, mag, mag_err, {}};
   in.band.resize(band.size());
@@ -81,9 +81,10 @@ py::dict lightcurve_features(const Array<int64_t>& offsets, const Array<double>&
   return out;
 }
 
-py::dict dimming_events(const Array<int64_t>& offsets, const Array<double>& time, const Array<double>& mag, const Array<double>& mag_err,
-                       const Array<int64_t>& band, double k_sigma, int min_points, double min_depth_mag, double extend_sigma,
-                       int min_baseline_points, int max_harmonic, double fit_padding_factor, double min_fit_padding_days, bool fit) {
+py::dict dimming_events(const Array<int64_t>& offsets, const Array<double>& time, const Array<double>& mag,
+                        const Array<double>& mag_err, const Array<int64_t>& band, double k_sigma, int min_points,
+                        double min_depth_mag, double extend_sigma, int min_baseline_points, int max_harmonic,
+                        double fit_padding_factor, double min_fit_padding_days, bool fit) {
   const CsrInput in = convert(offsets, time, mag, mag_err, band);
   DimmingParams p;
   p.k_sigma = k_sigma;
@@ -137,22 +138,26 @@ py::dict dimming_events(const Array<int64_t>& offsets, const Array<double>& time
 
 py::dict dip_fit(const Array<double>& time, const Array<double>& flux, const Array<double>& flux_err, double f0, double amplitude,
                  double t0, double sigma_rise, double sigma_fall) {
-  if (time.size() != flux.size() || time.size() != flux_err.size()) throw Error("fit_dip: time, flux and flux_err must have the same length");
+  if (time.size() != flux.size() || time.size() != flux_err.size())
+    throw Error("fit_dip: time, flux and flux_err must have the same length");
   for (py::ssize_t i = 0; i < time.size(); ++i)
-    if (!std::isfinite(time.data()[i]) || !std::isfinite(flux.data()[i]) || !(flux_err.data()[i] > 0) || !std::isfinite(flux_err.data()[i]))
+    if (!std::isfinite(time.data()[i]) || !std::isfinite(flux.data()[i]) || !(flux_err.data()[i] > 0) ||
+        !std::isfinite(flux_err.data()[i]))
       throw Error("fit_dip: point " + std::to_string(i) + ": time and flux must be finite and flux_err positive");
   if (!(sigma_rise > 0 && sigma_fall > 0)) throw Error("fit_dip: the initial sigma_rise and sigma_fall must be positive");
   DipFit f;
   {
     py::gil_scoped_release unlocked;
-    f = fit_asymmetric_gaussian_dip(time.data(), flux.data(), flux_err.data(), time.size(), {f0, amplitude, t0, sigma_rise, sigma_fall});
+    f = fit_asymmetric_gaussian_dip(time.data(), flux.data(), flux_err.data(), time.size(),
+                                    {f0, amplitude, t0, sigma_rise, sigma_fall});
   }
   py::dict out;
   out["status"] = static_cast<int>(f.status);
   out["f0"] = f.f0, out["f0_err"] = f.f0_err, out["amplitude"] = f.amplitude, out["amplitude_err"] = f.amplitude_err;
   out["t0"] = f.t0, out["t0_err"] = f.t0_err, out["sigma_rise"] = f.sigma_rise, out["sigma_rise_err"] = f.sigma_rise_err;
   out["sigma_fall"] = f.sigma_fall, out["sigma_fall_err"] = f.sigma_fall_err;
-  out["chi2_dip"] = f.chi2_dip, out["chi2_flat"] = f.chi2_flat, out["delta_chi2"] = f.delta_chi2, out["iterations"] = f.iterations;
+  out["chi2_dip"] = f.chi2_dip, out["chi2_flat"] = f.chi2_flat, out["delta_chi2"] = f.delta_chi2,
+  out["iterations"] = f.iterations;
   return out;
 }
 
@@ -162,13 +167,13 @@ LODESTAR_PYTHON_BINDING(lightcurve) {
   m.def("lightcurve_features", &lightcurve_features, py::arg("offsets"), py::arg("time"), py::arg("mag"), py::arg("mag_err"),
         py::arg("band"),
         "Per object x band light-curve features from CSR columns (band codes 0=g, 1=r, 2=i); returns a dict of numpy arrays");
-  m.def("find_dimming_events", &dimming_events, py::arg("offsets"), py::arg("time"), py::arg("mag"), py::arg("mag_err"), py::arg("band"),
-        py::arg("k_sigma") = 3.0, py::arg("min_points") = 3, py::arg("min_depth_mag") = 0.05, py::arg("extend_sigma") = NAN,
-        py::arg("min_baseline_points") = 5, py::arg("max_harmonic") = 20, py::arg("fit_padding_factor") = 2.0,
-        py::arg("min_fit_padding_days") = 10.0, py::arg("fit") = true,
+  m.def("find_dimming_events", &dimming_events, py::arg("offsets"), py::arg("time"), py::arg("mag"), py::arg("mag_err"),
+        py::arg("band"), py::arg("k_sigma") = 3.0, py::arg("min_points") = 3, py::arg("min_depth_mag") = 0.05,
+        py::arg("extend_sigma") = NAN, py::arg("min_baseline_points") = 5, py::arg("max_harmonic") = 20,
+        py::arg("fit_padding_factor") = 2.0, py::arg("min_fit_padding_days") = 10.0, py::arg("fit") = true,
         "Dimming events (one row per event) with periodicity flag, asymmetric-Gaussian GSL fit and score; dict of numpy arrays. "
         "extend_sigma defaults to min(1.5, k_sigma).");
-  m.def("fit_dip", &dip_fit, py::arg("time"), py::arg("flux"), py::arg("flux_err"), py::arg("f0"), py::arg("amplitude"), py::arg("t0"),
-        py::arg("sigma_rise"), py::arg("sigma_fall"),
+  m.def("fit_dip", &dip_fit, py::arg("time"), py::arg("flux"), py::arg("flux_err"), py::arg("f0"), py::arg("amplitude"),
+        py::arg("t0"), py::arg("sigma_rise"), py::arg("sigma_fall"),
         "GSL fit of F0*(1 - A*exp(-(t-t0)^2/(2 sigma^2))) (sigma_rise before t0, sigma_fall after) from an initial guess");
 }

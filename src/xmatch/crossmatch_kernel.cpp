@@ -82,11 +82,13 @@ void check_rows(const double* ra, const double* dec, size_t n, const char* side)
     if (auto p = check_position(ra[i], dec[i])) throw Error(std::string(side) + " row " + std::to_string(i) + ": " + *p);
 }
 
+// Ordered by the reported distance, then right row: the contract's order
+// holds on the values the caller sees (two chord^2 values may round to one
+// distance).
 struct Candidate {
-  double c2;
+  double dist_arcsec;
   int64_t right;  // original right row
-  size_t pos;     // position in the sorted right side
-  bool operator<(const Candidate& o) const { return c2 < o.c2 || (c2 == o.c2 && right < o.right); }
+  bool operator<(const Candidate& o) const { return dist_arcsec < o.dist_arcsec || (dist_arcsec == o.dist_arcsec && right < o.right); }
 };
 
 }  // namespace
@@ -194,7 +196,8 @@ CrossmatchResult crossmatch_kernel(const double* left_ra, const double* left_dec
         for (size_t j = b; j < e; ++j) {
           const double dx = lx - right.x[j], dy = ly - right.y[j], dz = lz - right.z[j];
           const double c2 = dx * dx + dy * dy + dz * dz;
-          if (c2 <= c2_max && c2 >= c2_min && !(options.exclude_self && right.index[j] == li)) cand.push_back({c2, right.index[j], j});
+          if (c2 <= c2_max && c2 >= c2_min && !(options.exclude_self && right.index[j] == li))
+            cand.push_back({dist_deg(p, j, c2) * 3600.0, right.index[j]});
         }
       };
       for (size_t q = 0; q < nz; ++q) {
@@ -229,7 +232,7 @@ CrossmatchResult crossmatch_kernel(const double* left_ra, const double* left_dec
       for (size_t c = 0; c < keep; ++c) {
         out_left.push_back(li);
         out_right.push_back(cand[c].right);
-        out_dist.push_back(dist_deg(p, cand[c].pos, cand[c].c2) * 3600.0);
+        out_dist.push_back(cand[c].dist_arcsec);
       }
     }
   }

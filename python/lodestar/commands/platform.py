@@ -207,6 +207,9 @@ def stop_pids(pids: list[int], grace: float = 15.0) -> None:
     while time.monotonic() < deadline and any(alive(p) for p in pids):
         time.sleep(0.2)
     signal_all(signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(alive(p) for p in pids):
+        time.sleep(0.1)
 
 
 def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> None:
@@ -351,7 +354,7 @@ def cmd_up(args) -> int:
             log = state / "logs" / "dask-workers.log"
             workers = start(
                 [python, "-m", "distributed.cli.dask_worker", settings["scheduler_address"], "--nworkers", str(args.dask_workers),
-                 "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard", "--local-directory", str(dask_dir)],
+                 "--nthreads", "1", "--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0", "--local-directory", str(dask_dir)],
                 log, dask_env, dask_dir, service,
             )
             procs.append(workers)
@@ -365,6 +368,7 @@ def cmd_up(args) -> int:
         procs.append(hub)
         pids["jupyterhub"] = hub.pid
         pids_file.write_text(json.dumps(pids))
+        pids_file.chmod(0o600)
         wait_http(f"http://127.0.0.1:{port}/hub/health" if args.ip in ("127.0.0.1", "0.0.0.0", "") else f"http://{args.ip}:{port}/hub/health", hub, log, args.timeout)
         if args.dask_workers > 0:
             wait_workers(settings["scheduler_address"], args.dask_workers, procs[1], state / "logs" / "dask-workers.log")
@@ -380,9 +384,15 @@ def cmd_up(args) -> int:
 
 
 def wait_workers(address: str, n: int, proc: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+    import warnings
+
     from distributed import Client
 
-    with Client(address, timeout=30) as client:
+    with warnings.catch_warnings():
+        # The workers may run the system's build of the same Python version (see user_python).
+        warnings.simplefilter("ignore")
+        client = Client(address, timeout=30)
+    with client:
         deadline = time.monotonic() + timeout
         while len(client.scheduler_info()["workers"]) < n:
             if proc.poll() is not None or time.monotonic() > deadline:
