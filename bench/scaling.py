@@ -14,6 +14,9 @@ task (no-op tasks), and the cost of opening an engine.
     scaled speed-up = t_ref / t_N * P_N / P_ref        (paper, eq. 2)
 
 with t the best of --repeats runs, P the rows scanned, ref = --reference workers.
+All engines and points are timed in interleaved rounds (see run_all), and the
+CPU time of each engine's processes is recorded next to the wall time: on a
+machine shared with other work, CPU seconds per row is the fair comparison.
 
     PYTHONPATH=build/<you>/python .venv/bin/python bench/scaling.py --rows 50000000 --workers 2
 
@@ -73,12 +76,13 @@ def lodestar_sum_ra(client, files: list[str], workers: list[str] | None = None) 
     workers read their files themselves, only (sum, rows, seconds) travels
     back. `workers`: run only on these worker addresses (the benchmark's way
     of using n of the cluster's workers). Returns {"sum", "rows", "task_seconds"}."""
-    if __name__ != "__main__":
+    module = sys.modules.get(__name__)
+    if __name__ != "__main__" and module is not None:
         # Imported (not run as a script): ship this module's functions by value,
         # so workers need not have bench/ on their path.
         import cloudpickle
 
-        cloudpickle.register_pickle_by_value(sys.modules[__name__])
+        cloudpickle.register_pickle_by_value(module)
     placement = {"workers": workers, "allow_other_workers": False} if workers else {}
     parts = client.gather(client.map(sum_ra_partition, files, pure=False, **placement))
     return {"sum": math.fsum(p[0] for p in parts), "rows": sum(p[1] for p in parts), "task_seconds": sum(p[2] for p in parts)}
@@ -172,19 +176,6 @@ class Series:
                 "cpu_s": min(self.cpus), "cpu_times_s": self.cpus, "result": self.results[best]}  # fmt: skip
 
 
-def interleaved(points: dict, cpu_clock, repeats: int) -> dict:
-    """Run every point (name -> fn) once to warm up, then `repeats` rounds
-    visiting all points in turn, so that a change of machine load during the
-    benchmark hits every point alike instead of biasing one of them."""
-    for fn in points.values():
-        fn()
-    series = {name: Series() for name in points}
-    for _ in range(repeats):
-        for name, fn in points.items():
-            series[name].add(*measure(fn, cpu_clock))
-    return {name: s.summary() for name, s in series.items()}
-
-
 def subset(files: list[str], n: int, n_max: int) -> list[str]:
     """The weak-scaling input of n workers: n/n_max of the files (at least one)."""
     return files[: max(1, len(files) * n // n_max)]
@@ -226,12 +217,26 @@ def ensure_catalog(path: Path, rows: int, rows_per_file: int) -> list[str]:
     return files
 
 
-def run_lodestar_dask(files: list[str], n_max: int, repeats: int, overhead_tasks: int) -> dict:
-    """One cluster of n_max single-thread worker processes; the n-worker runs
-    use its first n workers (the others stay idle), interleaved."""
+def run_all(files: list[str], n_max: int, repeats: int, overhead_tasks: int, with_spark: bool) -> dict:
+    """Every engine at every point (n = 1..n_max workers, strong and weak),
+    interleaved: one warm-up round, then `repeats` rounds that each visit all
+    points in turn, so a change of machine load during the benchmark hits
+    every engine and point alike instead of biasing one of them.
+
+    Lodestar on Dask: one cluster of n_max single-thread worker processes; the
+    n-worker runs use its first n workers (the others stay idle). Lodestar
+    in-process: one engine with n threads. Spark: a fresh local[n] session per
+    round (the core count is fixed when a session starts; the JVM, and so its
+    JIT, lives on), warmed up with one query before it is timed."""
     from distributed import Client
 
     from lodestar import cluster
+
+    series: dict[tuple, Series] = {}
+
+    def record(key, rnd, wall, cpu, out):
+        if rnd > 0:
+            series.setdefault(key, Series()).add(wall, cpu, out)
 
     with tempfile.TemporaryDirectory(prefix="lodestar-scaling-") as state:
         info = cluster.start(n_workers=n_max, threads_per_worker=1, memory_limit="4GB", nanny=False, state_dir=state, timeout=120)
@@ -239,56 +244,44 @@ def run_lodestar_dask(files: list[str], n_max: int, repeats: int, overhead_tasks
             with Client(info.address, timeout=120, set_as_default=False) as client:
                 by_name = {w["name"]: a for a, w in client.scheduler_info(n_workers=-1)["workers"].items()}
                 addresses = [by_name[p.name] for p in info.workers]
-                pids = [p.pid for p in info.processes]  # scheduler and workers: all of Dask's CPU
+                pids = [p.pid for p in info.processes]
+                # The CPU of a Dask run: scheduler, workers, and this process (the client submits and gathers).
+                dask_cpu = lambda: cpu_seconds(pids) + time.process_time()  # noqa: E731
                 points = {}
                 for n in range(1, n_max + 1):
-                    use, weak_files = addresses[:n], subset(files, n, n_max)
-                    points[(n, "strong")] = lambda use=use: lodestar_sum_ra(client, files, use)
-                    points[(n, "weak")] = lambda use=use, wf=weak_files: lodestar_sum_ra(client, wf, use)
-                # The CPU of a run: scheduler, workers, and this process (the client submits and gathers).
-                summary = interleaved(points, lambda: cpu_seconds(pids) + time.process_time(), repeats)
+                    use, wf = addresses[:n], subset(files, n, n_max)
+                    points[("lodestar_dask", n, "strong")] = (lambda use=use: lodestar_sum_ra(client, files, use), dask_cpu)
+                    points[("lodestar_dask", n, "weak")] = (lambda use=use, wf=wf: lodestar_sum_ra(client, wf, use), dask_cpu)
+                    points[("lodestar_in_process", n, "strong")] = (lambda n=n: lodestar_sum_ra_in_process(files, n), time.process_time)
+                    points[("lodestar_in_process", n, "weak")] = (lambda n=n, wf=wf: lodestar_sum_ra_in_process(wf, n), time.process_time)
+                for rnd in range(repeats + 1):
+                    for key, (fn, clock) in points.items():
+                        record(key, rnd, *measure(fn, clock))
+                    if with_spark:
+                        for n in range(1, n_max + 1):
+                            spark = spark_session(n)
+                            try:
+                                jvm = spark.sparkContext._gateway.proc.pid
+                                spark_sum_ra(spark, files)  # warm-up of this session
+                                if rnd > 0:
+                                    for kind, fl in (("strong", files), ("weak", subset(files, n, n_max))):
+                                        record(("spark", n, kind), rnd, *measure(lambda fl=fl: spark_sum_ra(spark, fl), lambda: cpu_seconds([jvm])))
+                            finally:
+                                spark.stop()
+                    print(f"round {rnd}/{repeats} done{' (warm-up)' if rnd == 0 else ''}; load average {os.getloadavg()[0]:.1f}", flush=True)
                 overheads = {n: task_overhead_on(client, overhead_tasks, addresses[:n]) for n in range(1, n_max + 1)}
         finally:
             cluster.stop(state)
-    out = {}
-    for n in range(1, n_max + 1):
-        strong, weak = summary[(n, "strong")], summary[(n, "weak")]
+
+    runs: dict[str, dict[int, dict]] = {}
+    for (engine, n, kind), ser in series.items():
+        runs.setdefault(engine, {}).setdefault(n, {})[kind] = ser.summary()
+    for n, r in runs["lodestar_dask"].items():
         # Dask's share of a run: wall time minus the time the tasks themselves took, spread over n workers.
-        per_task = (strong["best_s"] - strong["result"]["task_seconds"] / n) / len(files)
-        out[n] = {"strong": strong, "weak": weak, "weak_files": len(subset(files, n, n_max)), "overhead": overheads[n], "scheduling_s_per_partition": per_task}
-        print(f"lodestar+dask {n} workers: strong {strong['best_s']:.3f} s, weak {weak['best_s']:.3f} s, "
-              f"no-op task {overheads[n]['bulk_s_per_task'] * 1e3:.2f} ms", flush=True)  # fmt: skip
-    return out
-
-
-def run_lodestar_in_process(files: list[str], n_max: int, repeats: int) -> dict:
-    points = {}
-    for n in range(1, n_max + 1):
-        weak_files = subset(files, n, n_max)
-        points[(n, "strong")] = lambda n=n: lodestar_sum_ra_in_process(files, n)
-        points[(n, "weak")] = lambda n=n, wf=weak_files: lodestar_sum_ra_in_process(wf, n)
-    summary = interleaved(points, time.process_time, repeats)
-    out = {n: {"strong": summary[(n, "strong")], "weak": summary[(n, "weak")]} for n in range(1, n_max + 1)}
-    for n in out:
-        print(f"lodestar in-process {n} threads: strong {out[n]['strong']['best_s']:.3f} s, weak {out[n]['weak']['best_s']:.3f} s", flush=True)
-    return out
-
-
-def run_spark(files: list[str], n_max: int, repeats: int) -> dict:
-    """One Spark session per core count (local[n] is fixed when the session
-    starts), so these points cannot be interleaved; CPU is the JVM's."""
-    out = {}
-    for n in range(1, n_max + 1):
-        spark = spark_session(n)
-        try:
-            jvm = spark.sparkContext._gateway.proc.pid
-            weak_files = subset(files, n, n_max)
-            points = {"strong": lambda: spark_sum_ra(spark, files), "weak": lambda: spark_sum_ra(spark, weak_files)}
-            out[n] = interleaved(points, lambda: cpu_seconds([jvm]), repeats)
-        finally:
-            spark.stop()
-        print(f"spark local[{n}]: strong {out[n]['strong']['best_s']:.3f} s, weak {out[n]['weak']['best_s']:.3f} s", flush=True)
-    return out
+        r["scheduling_s_per_partition"] = (r["strong"]["best_s"] - r["strong"]["result"]["task_seconds"] / n) / len(files)
+        r["overhead"] = overheads[n]
+        r["weak_files"] = len(subset(files, n, n_max))
+    return runs
 
 
 def scaling_table(runs: dict, ref: int) -> dict:
@@ -318,7 +311,7 @@ def plot(results: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    fig, axes = plt.subplots(1, 4, figsize=(20, 4.5))
     styles = {"lodestar_dask": ("Lodestar on Dask (processes)", "o-"), "lodestar_in_process": ("Lodestar in-process (threads)", "s--"), "spark": ("Spark local[n]", "^-")}
     n_max = results["parameters"]["workers"]
     ns = list(range(1, n_max + 1))
@@ -330,11 +323,14 @@ def plot(results: dict, path: Path) -> None:
         axes[0].plot(ns, [table[str(n)]["speedup"] for n in ns], style, label=label)
         axes[1].plot(ns, [table[str(n)]["scaled_speedup"] for n in ns], style, label=label)
         axes[2].plot(ns, [table[str(n)]["strong_rows_per_s"] / 1e6 for n in ns], style, label=label)
+        axes[3].plot(ns, [table[str(n)]["strong_cpu_s_per_mrow"] * 1e3 for n in ns], style, label=label)
     for ax in axes[:2]:
         ax.plot(ns, [n / ref for n in ns], ":", color="grey", label="ideal")
     axes[0].set(title=f"Strong scaling: {results['parameters']['rows']:,} rows", xlabel="workers / cores", ylabel="speed-up (eq. 1)")
     axes[1].set(title="Weak scaling: rows ∝ workers", xlabel="workers / cores", ylabel="scaled speed-up (eq. 2)")
     axes[2].set(title="Throughput, whole catalog", xlabel="workers / cores", ylabel="million rows / s")
+    axes[3].set(title="CPU cost, whole catalog", xlabel="workers / cores", ylabel="CPU ms per million rows")
+    axes[3].set_ylim(bottom=0)
     for ax in axes:
         ax.set_xticks(ns)
         ax.grid(alpha=0.3)
@@ -355,7 +351,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--overhead-tasks", type=int, default=2000, help="no-op tasks for the per-task overhead (default 2000)")
     parser.add_argument("--no-spark", action="store_true", help="skip Apache Spark")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results", help="output folder")
+    parser.add_argument("--plot-only", action="store_true", help="redraw scaling.png from an existing scaling.json")
     args = parser.parse_args(argv)
+    if args.plot_only:
+        plot(json.loads((args.out / "scaling.json").read_text()), args.out / "scaling.png")
+        return 0
     if args.workers < 1 or not 1 <= args.reference <= args.workers:
         parser.error("need --workers >= 1 and 1 <= --reference <= --workers")
     if args.rows < 1 or args.rows_per_file < 1 or args.repeats < 1:
@@ -369,10 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     load_at_start = os.getloadavg()
     print(f"{len(files)} files, {size / 1e9:.2f} GB in {data}; load average {load_at_start[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
 
-    runs = {"lodestar_dask": run_lodestar_dask(files, args.workers, args.repeats, args.overhead_tasks)}
-    runs["lodestar_in_process"] = run_lodestar_in_process(files, args.workers, args.repeats)
-    if not args.no_spark:
-        runs["spark"] = run_spark(files, args.workers, args.repeats)
+    runs = run_all(files, args.workers, args.repeats, args.overhead_tasks, with_spark=not args.no_spark)
 
     # Every engine must have computed the same sum over the same rows.
     truth = runs["lodestar_in_process"][1]["strong"]["result"]

@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   CLI::App app{kDescription, "lodestar"};
   app.set_version_flag("--version", std::string("lodestar ") + LODESTAR_VERSION + " (DuckDB " + LODESTAR_DUCKDB_VERSION + ")");
   app.require_subcommand(1);
+  app.fallthrough();  // global options (--threads, --memory-limit) may also follow the subcommand
   GlobalOptions globals;
   app.add_option("--threads", globals.threads, "Worker threads for the engine (0 = all cores)")->check(CLI::NonNegativeNumber);
   app.add_option("--memory-limit", globals.memory_limit, "Engine memory limit, e.g. 2GB (default: DuckDB's, 80% of RAM)");

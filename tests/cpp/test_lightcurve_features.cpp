@@ -120,13 +120,13 @@ TEST(LightCurveFeatures, MatchReferenceOnRandomCurves) {
 
 TEST(LightCurveFeatures, SkipsNaNAndHandlesTinyCurves) {
   Csr csr;
-  csr.end_object();                // object 0: no detections -> no rows
-  csr.add(1, NAN, NAN, 0);         // object 1: all NaN -> one g row with n_obs 0
+  csr.end_object();         // object 0: no detections -> no rows
+  csr.add(1, NAN, NAN, 0);  // object 1: all NaN -> one g row with n_obs 0
   csr.add(2, NAN, 0.1, 0);
   csr.end_object();
-  csr.add(1, 15.0, 0.1, 1);        // object 2: one r point
+  csr.add(1, 15.0, 0.1, 1);  // object 2: one r point
   csr.end_object();
-  csr.add(1, 15.0, 0.1, 0);        // object 3: two points plus a NaN
+  csr.add(1, 15.0, 0.1, 0);  // object 3: two points plus a NaN
   csr.add(2, NAN, 0.1, 0);
   csr.add(3, 16.0, 0.1, 0);
   csr.end_object();

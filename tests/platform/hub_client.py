@@ -79,10 +79,12 @@ class Platform:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.settings['port']}"
 
-    def start(self, *extra: str, demo_data: bool = False) -> None:
+    def start(self, *extra: str, demo_data: bool = False, prepare_catalogs=None) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix=f"lstest-{self.tag}-", dir="/tmp"))
         self.workdir.chmod(0o755)  # users must reach the catalog root below it
         self.catalog_root.mkdir()
+        if prepare_catalogs:
+            prepare_catalogs(self.catalog_root)
         args = ["up", "--state-dir", str(self.state), "--catalog-root", str(self.catalog_root), "--port", "0",
                 "--users-group", self.users_group, "--admin-group", self.admin_group, "--service-user", self.service_user, *extra]
         if not demo_data:

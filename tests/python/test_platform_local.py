@@ -28,13 +28,14 @@ pytestmark = pytest.mark.skipif(hub_client.skip_reason() is not None, reason=hub
 def platform():
     p = Platform()
     try:
-        p.start("--dask-workers", "1", "--idle-timeout", "3600", "--cull-every", "60")
-        (p.catalog_root / "demo").mkdir()
-        (p.catalog_root / "demo" / "README").write_text("a catalog\n")
+        def catalogs(root):  # present before `up`, which seals the root
+            (root / "demo").mkdir()
+            (root / "demo" / "README").write_text("a catalog\n")
+
+        p.start("--dask-workers", "1", "--idle-timeout", "3600", "--cull-every", "60", prepare_catalogs=catalogs)
         p.alice = p.add_user("alice")
         p.bob = p.add_user("bob")
         p.carol = p.add_user("carol", admin=True)
-        subprocess.run(["chgrp", "-R", p.admin_group, str(p.catalog_root)], check=True)
         yield p
     finally:
         p.cleanup()
@@ -127,7 +128,9 @@ def test_everything_listens_on_localhost_only(platform, alice_session):
     assert {s["port"], s["hub_port"], s["proxy_api_port"], int(s["scheduler_address"].rsplit(":", 1)[1])} <= ports
     assert len(sockets) >= 6
     # ...and only on the loopback interface.
-    assert all(addr in ("127.0.0.1", "::ffff:127.0.0.1") for _, addr, _ in sockets), sockets
+    exposed = [(addr, port, Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:200]) for pid, addr, port in sockets
+               if addr not in ("127.0.0.1", "::ffff:127.0.0.1")]
+    assert exposed == []
 
 
 # --- authentication ---------------------------------------------------------------------
@@ -221,7 +224,7 @@ def test_lodestar_and_dask_are_ready_in_the_users_kernel(platform, alice_session
             "import os, lodestar\n"
             "print('engine', lodestar.sql('SELECT ang_sep(0, 0, 0, 1) AS d')['d'][0])\n"
             "print('root', os.environ['LODESTAR_ROOT'])\n"
-            "print('threads', lodestar.connect().sql('SELECT current_setting(\\'threads\\') AS t')['t'][0])\n"
+            "print('threads', lodestar.sql('SELECT current_setting(\\'threads\\') AS t')['t'][0])  # the default engine\n"
             "from distributed import Client\n"
             "with Client(timeout=30) as c:\n"
             "    print('workers', len(c.scheduler_info()['workers']))\n"
@@ -328,7 +331,7 @@ def test_up_refuses_a_second_start_of_the_same_platform(platform):
 
 
 def test_down_stops_everything_it_started(platform, alice_session, bob_session):
-    from lodestar.commands.platform import marked_processes
+    from lodestar.commands.platform import alive, marked_processes
 
     before = marked_processes(platform.state)
     servers = [server_pid(platform.alice[0]), server_pid(platform.bob[0])]
@@ -336,6 +339,6 @@ def test_down_stops_everything_it_started(platform, alice_session, bob_session):
     r = platform.stop()
     assert r.returncode == 0, r.stderr
     assert marked_processes(platform.state) == []
-    assert not any(Path(f"/proc/{pid}").exists() for pid in before)
+    assert [pid for pid in before if alive(pid)] == []
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", platform.settings["port"])) != 0

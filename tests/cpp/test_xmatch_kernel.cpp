@@ -1,0 +1,143 @@
+// The crossmatch kernel in C++: exact pair sets against a brute force over all
+// pairs (long-double separations), at the poles, across RA 0/360, with
+// duplicates; and clear errors for bad options and rows. (The wider adversarial
+// and golden-file suites are in tests/python/test_xmatch_kernel.py.)
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cmath>
+#include <random>
+#include <set>
+#include <tuple>
+#include <vector>
+
+#include "engine/duckdb_handles.hpp"
+#include "xmatch/crossmatch_kernel.hpp"
+
+using namespace lodestar;
+
+namespace {
+
+using LD = long double;
+
+constexpr LD kLdDeg = 3.14159265358979323846264338327950288L / 180.0L;
+using LVec = std::array<LD, 3>;
+LVec lvec(double ra, double dec) { return {cosl(dec * kLdDeg) * cosl(ra * kLdDeg), cosl(dec * kLdDeg) * sinl(ra * kLdDeg), sinl(dec * kLdDeg)}; }
+
+LD sep_arcsec(const LVec& a, const LVec& b) {
+  const LD k = kLdDeg;
+  const LD c[3] = {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
+  return atan2l(sqrtl(c[0] * c[0] + c[1] * c[1] + c[2] * c[2]), a[0] * b[0] + a[1] * b[1] + a[2] * b[2]) / k * 3600.0L;
+}
+
+struct Sky {
+  std::vector<double> ra1, dec1, ra2, dec2;
+};
+
+// Left points in a hard place and right points within a few radii of them.
+Sky make_sky(int kind, double radius_arcsec, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  Sky s;
+  const double r = radius_arcsec / 3600.0;
+  for (int i = 0; i < 400; ++i) {
+    double ra = 360.0 * u(rng), dec = 0.0;
+    if (kind == 0) dec = 90.0 - std::pow(u(rng), 3.0);   // north pole
+    if (kind == 1) dec = -90.0 + std::pow(u(rng), 3.0);  // south pole
+    if (kind == 2) ra = std::fmod(360.0 + (u(rng) - 0.5) * 6.0 * r, 360.0), dec = 60.0 * u(rng) - 30.0;  // RA 0/360
+    s.ra1.push_back(ra), s.dec1.push_back(dec);
+  }
+  for (int i = 0; i < 800; ++i) {
+    const size_t j = i % 400;
+    // A neighbour up to 2 radii away: small offsets in Dec and RA (scaled by cos dec).
+    const double dd = (u(rng) - 0.5) * 2.0 * r, da = (u(rng) - 0.5) * 2.0 * r / std::max(1e-6, std::cos(s.dec1[j] * 0.017453292519943295));
+    double dec = s.dec1[j] + dd, ra = s.ra1[j] + da;
+    if (dec > 90.0) dec = 180.0 - dec, ra += 180.0;
+    if (dec < -90.0) dec = -180.0 - dec, ra += 180.0;
+    ra = std::fmod(std::fmod(ra, 360.0) + 360.0, 360.0);
+    s.ra2.push_back(ra), s.dec2.push_back(dec);
+  }
+  for (int i = 0; i < 10; ++i) s.ra2[i] = s.ra1[i], s.dec2[i] = s.dec1[i];  // exact duplicates
+  s.ra2[10] = s.ra2[11], s.dec2[10] = s.dec2[11];                          // a repeated right row
+  return s;
+}
+
+}  // namespace
+
+TEST(XmatchKernel, AllPairsEqualBruteForce) {
+  for (int kind : {0, 1, 2}) {
+    for (double radius : {0.1, 1.0, 60.0, 3600.0}) {
+      const Sky s = make_sky(kind, radius, 17 + kind);
+      CrossmatchOptions o;
+      o.radius_arcsec = radius;
+      o.all_pairs = true;
+      const auto r = crossmatch_kernel(s.ra1.data(), s.dec1.data(), s.ra1.size(), s.ra2.data(), s.dec2.data(), s.ra2.size(), o);
+      std::set<std::pair<int64_t, int64_t>> got, want;
+      for (size_t t = 0; t < r.size(); ++t) got.insert({r.left_index[t], r.right_index[t]});
+      size_t edge = 0;
+      std::vector<LVec> u1, u2;
+      for (size_t i = 0; i < s.ra1.size(); ++i) u1.push_back(lvec(s.ra1[i], s.dec1[i]));
+      for (size_t j = 0; j < s.ra2.size(); ++j) u2.push_back(lvec(s.ra2[j], s.dec2[j]));
+      for (size_t i = 0; i < s.ra1.size(); ++i)
+        for (size_t j = 0; j < s.ra2.size(); ++j) {
+          const LD d = sep_arcsec(u1[i], u2[j]);
+          if (fabsl(d - radius) <= 1e-9L * radius) {  // on the boundary to within rounding: either answer is right
+            ++edge;
+            got.erase({i, j});
+            continue;
+          }
+          if (d <= radius) want.insert({i, j});
+        }
+      EXPECT_LT(edge, 3u);
+      EXPECT_GT(want.size(), 400u);
+      EXPECT_EQ(got, want) << "kind " << kind << " radius " << radius;
+      for (size_t t = 0; t < r.size(); ++t)
+        EXPECT_NEAR(r.dist_arcsec[t], static_cast<double>(sep_arcsec(u1[r.left_index[t]], u2[r.right_index[t]])),
+                    1e-9 + 1e-12 * radius);
+      for (size_t t = 1; t < r.size(); ++t)
+        EXPECT_TRUE(std::tie(r.left_index[t - 1], r.dist_arcsec[t - 1], r.right_index[t - 1]) <
+                    std::tie(r.left_index[t], r.dist_arcsec[t], r.right_index[t]));
+    }
+  }
+}
+
+TEST(XmatchKernel, NearestIsTheClosestOfAllPairs) {
+  const Sky s = make_sky(2, 5.0, 3);
+  CrossmatchOptions all;
+  all.radius_arcsec = 5.0;
+  all.all_pairs = true;
+  CrossmatchOptions nearest = all;
+  nearest.all_pairs = false;
+  nearest.n_neighbors = 2;
+  const auto a = crossmatch_kernel(s.ra1.data(), s.dec1.data(), s.ra1.size(), s.ra2.data(), s.dec2.data(), s.ra2.size(), all);
+  const auto n = crossmatch_kernel(s.ra1.data(), s.dec1.data(), s.ra1.size(), s.ra2.data(), s.dec2.data(), s.ra2.size(), nearest);
+  // all-pairs is ordered by (left, distance, right): its first two per left row are the 2 nearest.
+  std::vector<std::pair<int64_t, int64_t>> want, got;
+  for (size_t t = 0; t < a.size(); ++t)
+    if (t < 2 || a.left_index[t - 2] != a.left_index[t]) want.push_back({a.left_index[t], a.right_index[t]});
+  for (size_t t = 0; t < n.size(); ++t) got.push_back({n.left_index[t], n.right_index[t]});
+  EXPECT_EQ(got, want);
+  EXPECT_GT(got.size(), 400u);
+}
+
+TEST(XmatchKernel, RejectsBadOptionsAndRows) {
+  const double ra[] = {1.0, 2.0}, dec[] = {3.0, NAN};
+  CrossmatchOptions o;
+  EXPECT_THROW(crossmatch_kernel(ra, dec, 2, ra, dec, 1, o), Error);  // NaN dec in the left row 1
+  for (auto bad : {0.0, -1.0, 648001.0, double(NAN)}) {
+    o.radius_arcsec = bad;
+    EXPECT_THROW(crossmatch_kernel(ra, dec, 1, ra, dec, 1, o), Error);
+  }
+  o = {};
+  o.n_neighbors = 0;
+  EXPECT_THROW(crossmatch_kernel(ra, dec, 1, ra, dec, 1, o), Error);
+  o = {};
+  o.min_radius_arcsec = 1.0;
+  EXPECT_THROW(crossmatch_kernel(ra, dec, 1, ra, dec, 1, o), Error);
+  try {
+    crossmatch_kernel(ra, dec, 2, ra, dec, 1, CrossmatchOptions{});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("left row 1"), std::string::npos) << e.what();
+  }
+}

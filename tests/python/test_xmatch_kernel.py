@@ -1,0 +1,263 @@
+"""The crossmatch kernel (lodestar._core.crossmatch_arrays) against an independent brute force and LSDB's golden files.
+
+Brute force: every left x right pair, separations in long double (Vincenty/atan2 form on long-double unit vectors), then
+the kernel's contract applied directly: all pairs within [min_radius, radius], or the k nearest per left row ordered by
+distance then right index. Pairs within 1e-9 (relative) of a radius are on the boundary to within rounding and are left
+out of the comparison (they are counted, and rare).
+"""
+
+import numpy as np
+import pytest
+
+from conftest import shared_path
+
+_core = pytest.importorskip("lodestar._core")
+
+
+def unit(ra, dec):
+    ra, dec = np.radians(np.asarray(ra, np.longdouble)), np.radians(np.asarray(dec, np.longdouble))
+    return np.stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)], axis=-1)
+
+
+def brute_separations_arcsec(ra1, dec1, ra2, dec2):
+    a, b = unit(ra1, dec1)[:, None, :], unit(ra2, dec2)[None, :, :]
+    cross = np.cross(a, b)
+    sep = np.arctan2(np.sqrt((cross * cross).sum(-1)), (a * b).sum(-1))
+    return np.degrees(sep) * 3600  # long double, shape (n1, n2)
+
+
+def brute_force(ra1, dec1, ra2, dec2, radius, k=1, all_pairs=False, min_radius=0.0, exclude_self=False):
+    """Expected (left, right) pairs and distances, plus a mask of pairs too close to a radius to judge."""
+    sep = brute_separations_arcsec(ra1, dec1, ra2, dec2)
+    if exclude_self:
+        np.fill_diagonal(sep, np.inf)
+    near_edge = np.abs(sep - radius) <= 1e-9 * radius
+    if min_radius > 0:
+        near_edge |= np.abs(sep - min_radius) <= 1e-9 * min_radius
+    ok = (sep <= radius) & (sep >= min_radius)
+    pairs = []
+    for i in range(len(ra1)):
+        js = np.nonzero(ok[i])[0]
+        js = js[np.lexsort((js, sep[i, js]))]  # by distance, then right index
+        if not all_pairs:
+            js = js[:k]
+        pairs += [(i, j, float(sep[i, j])) for j in js]
+    return pairs, near_edge, sep
+
+
+def check_against_brute_force(ra1, dec1, ra2, dec2, radius, **kw):
+    k = kw.pop("n_neighbors", 1)
+    li, ri, d = _core.crossmatch_arrays(ra1, dec1, ra2, dec2, radius, n_neighbors=k, **kw)
+    expected, near_edge, sep = brute_force(ra1, dec1, ra2, dec2, radius, k=k, all_pairs=kw.get("all_pairs", False),
+                                           min_radius=kw.get("min_radius_arcsec", 0.0),
+                                           exclude_self=kw.get("exclude_self", False))
+    # Contract: ordered by left index, then distance, then right index.
+    order = np.lexsort((ri, d, li))
+    assert np.array_equal(order, np.arange(li.size)), "result is not ordered by (left, distance, right)"
+    edge_rows = set(np.nonzero(near_edge.any(axis=1))[0].tolist())
+    assert len(edge_rows) < 0.01 * len(ra1) + 2
+    got_rows, want_rows = {}, {}
+    for i, j in zip(li.tolist(), ri.tolist()):
+        got_rows.setdefault(i, []).append(j)
+    for i, j, _ in expected:
+        want_rows.setdefault(i, []).append(j)
+    assert set(got_rows) - edge_rows == set(want_rows) - edge_rows, "different left rows have matches"
+    for i in set(want_rows) - edge_rows:
+        got, want = got_rows[i], want_rows[i]
+        if got == want:
+            continue
+        # Only distances equal to within rounding (e.g. points at a pole, whose RA is meaningless) may come out in
+        # another order or, at the k-th place, pick another right row of the same distance.
+        gd, wd = sep[i, got].astype(np.float64), sep[i, want].astype(np.float64)
+        np.testing.assert_allclose(gd, wd, rtol=0, atol=1e-9, err_msg=f"left row {i}: {got} != {want}")
+        tie = 1e-9
+        cut = wd[-1] if len(want) else np.inf
+        firm = lambda js, ds: sorted(j for j, dd in zip(js, ds) if dd < cut - tie)
+        assert firm(got, gd) == firm(want, wd), f"left row {i}: {got} != {want}"
+        if kw.get("all_pairs", False):
+            assert sorted(got) == sorted(want), f"left row {i}"
+    # Distances: the kernel's stable formula against the long-double brute force.
+    if li.size:
+        ref = sep[li, ri].astype(np.float64)
+        np.testing.assert_allclose(d, ref, rtol=1e-9, atol=1e-9)
+    return li.size
+
+
+def offset(ra, dec, sep_deg, az):
+    """Exact spherical offset of (ra, dec) by sep_deg at position angle az (radians)."""
+    d0, s = np.radians(dec), np.radians(sep_deg)
+    d1 = np.arcsin(np.clip(np.sin(d0) * np.cos(s) + np.cos(d0) * np.sin(s) * np.cos(az), -1, 1))
+    a1 = np.radians(ra) + np.arctan2(np.sin(az) * np.sin(s) * np.cos(d0), np.cos(s) - np.sin(d0) * np.sin(d1))
+    return np.degrees(a1) % 360.0, np.degrees(d1)
+
+
+def adversarial_sky(kind, radius_arcsec, n=600, seed=0):
+    """Left points and right points within a few radii of them, in a hard place of the sky."""
+    rng = np.random.default_rng(seed)
+    r_deg = radius_arcsec / 3600.0
+    if kind == "north_pole":
+        ra1, dec1 = rng.uniform(0, 360, n), 90.0 - rng.uniform(0, 1, n) ** 3  # many within arcsec of the pole
+        dec1[:5] = 90.0
+    elif kind == "south_pole":
+        ra1, dec1 = rng.uniform(0, 360, n), -90.0 + rng.uniform(0, 1, n) ** 3
+        dec1[:5] = -90.0
+    elif kind == "ra_wrap":
+        ra1 = np.where(rng.uniform(size=n) < 0.5, rng.uniform(0, 3 * r_deg + 1e-9, n), 360.0 - rng.uniform(0, 3 * r_deg + 1e-9, n))
+        ra1[:3] = [0.0, 359.9999999999999, 360.0 - 1e-13]
+        dec1 = rng.uniform(-60, 60, n)
+    elif kind == "cluster":  # a dense cluster: every point has many neighbours
+        ra1, dec1 = offset(np.full(n, 150.0), np.full(n, 2.0), r_deg * 2 * np.sqrt(rng.uniform(size=n)), rng.uniform(0, 2 * np.pi, n))
+    else:
+        raise ValueError(kind)
+    m = 2 * n
+    pick = rng.integers(0, n, m)
+    ra2, dec2 = offset(ra1[pick], dec1[pick], r_deg * rng.uniform(0, 2.0, m), rng.uniform(0, 2 * np.pi, m))
+    # Duplicates on both sides: exact copies of left points (distance 0) and repeated right rows (ties).
+    ra2[:20], dec2[:20] = ra1[:20], dec1[:20]
+    ra2[20:40], dec2[20:40] = ra2[40:60], dec2[40:60]
+    ra1[-10:], dec1[-10:] = ra1[:10], dec1[:10]
+    return ra1, dec1, ra2 % 360.0, np.clip(dec2, -90, 90)
+
+
+KINDS = ["north_pole", "south_pole", "ra_wrap", "cluster"]
+RADII = [0.1, 1.0, 30.0, 3600.0]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("radius", RADII)
+def test_all_pairs_equal_brute_force(kind, radius):
+    sky = adversarial_sky(kind, radius)
+    assert check_against_brute_force(*sky, radius, all_pairs=True) > 600
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("radius", RADII)
+@pytest.mark.parametrize("k", [1, 3])
+def test_k_nearest_equal_brute_force(kind, radius, k):
+    sky = adversarial_sky(kind, radius, seed=1)
+    assert check_against_brute_force(*sky, radius, n_neighbors=k) > 300
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("radius", [1.0, 3600.0])
+def test_min_radius_equal_brute_force(kind, radius):
+    sky = adversarial_sky(kind, radius, seed=2)
+    assert check_against_brute_force(*sky, radius, all_pairs=True, min_radius_arcsec=0.4 * radius) > 100
+    assert check_against_brute_force(*sky, radius, n_neighbors=2, min_radius_arcsec=0.4 * radius) > 100
+
+
+@pytest.mark.parametrize("kind", ["north_pole", "cluster"])
+def test_exclude_self_equal_brute_force(kind):
+    ra, dec, _, _ = adversarial_sky(kind, 30.0, seed=3)
+    assert check_against_brute_force(ra, dec, ra, dec, 30.0, all_pairs=True, exclude_self=True) > 100
+    assert check_against_brute_force(ra, dec, ra, dec, 30.0, n_neighbors=2, exclude_self=True) > 100
+
+
+def test_whole_sphere_radii():
+    rng = np.random.default_rng(5)
+    ra1, dec1 = rng.uniform(0, 360, 200), np.degrees(np.arcsin(rng.uniform(-1, 1, 200)))
+    ra2, dec2 = rng.uniform(0, 360, 300), np.degrees(np.arcsin(rng.uniform(-1, 1, 300)))
+    for radius_deg in [10.0, 95.0, 180.0]:
+        n = check_against_brute_force(ra1, dec1, ra2, dec2, radius_deg * 3600, all_pairs=True)
+        if radius_deg == 180.0:
+            assert n == 200 * 300
+    # Antipodal points are 180 degrees apart, reported accurately.
+    li, ri, d = _core.crossmatch_arrays([10.0], [20.0], [190.0], [-20.0], 180 * 3600.0)
+    assert li.tolist() == [0] and abs(d[0] - 648000.0) < 1e-6
+
+
+def test_empty_sides():
+    for a, b in [([], [1.0]), ([1.0], [])]:
+        li, ri, d = _core.crossmatch_arrays(a, a, b, b, 1.0)
+        assert li.size == ri.size == d.size == 0 and li.dtype == np.int64 and d.dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"radius_arcsec": 0.0}, "radius_arcsec"),
+        ({"radius_arcsec": -1.0}, "radius_arcsec"),
+        ({"radius_arcsec": 180 * 3600.0 + 1}, "radius_arcsec"),
+        ({"radius_arcsec": float("nan")}, "radius_arcsec"),
+        ({"radius_arcsec": 1.0, "n_neighbors": 0}, "n_neighbors"),
+        ({"radius_arcsec": 1.0, "min_radius_arcsec": 1.0}, "min_radius_arcsec"),
+        ({"radius_arcsec": 1.0, "min_radius_arcsec": -0.5}, "min_radius_arcsec"),
+    ],
+)
+def test_bad_options_raise_clear_errors(kwargs, message):
+    import lodestar
+
+    with pytest.raises(lodestar.LodestarError, match=message):
+        _core.crossmatch_arrays([1.0], [2.0], [1.0], [2.0], **kwargs)
+
+
+def test_bad_rows_raise_clear_errors():
+    import lodestar
+
+    with pytest.raises(lodestar.LodestarError, match="ra1 and dec1 must have the same length"):
+        _core.crossmatch_arrays([1.0, 2.0], [2.0], [1.0], [2.0], 1.0)
+    with pytest.raises(lodestar.LodestarError, match="left row 1: declination"):
+        _core.crossmatch_arrays([1.0, 2.0], [2.0, float("nan")], [1.0], [2.0], 1.0)
+    with pytest.raises(lodestar.LodestarError, match="right row 0: right ascension"):
+        _core.crossmatch_arrays([1.0], [2.0], [float("inf")], [2.0], 1.0)
+    with pytest.raises(lodestar.LodestarError, match="declination must be within"):
+        _core.crossmatch_arrays([1.0], [91.0], [1.0], [2.0], 1.0)
+    with pytest.raises(lodestar.LodestarError, match="exclude_self"):
+        _core.crossmatch_arrays([1.0], [2.0], [1.0, 2.0], [2.0, 3.0], 1.0, exclude_self=True)
+
+
+# ---------------------------------------------------------------- LSDB golden files
+
+
+def read_hats(name):
+    """All rows of a HATS catalog: id, ra, dec from its Parquet leaves (partition columns ignored)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    leaves = sorted(shared_path("hats-fixtures", name, "dataset").rglob("Npix=*.parquet"))
+    assert leaves, f"no partitions under {name}"
+    table = pa.concat_tables([pq.read_table(p, columns=["id", "ra", "dec"]) for p in leaves])
+    return table["id"].to_numpy(), table["ra"].to_numpy(), table["dec"].to_numpy()
+
+
+GOLDEN = [
+    # file, left catalog, radius (deg), n_neighbors, min radius (deg)
+    ("xmatch_correct.csv", "small_sky", 0.01, 1, 0.0),
+    ("xmatch_correct_0_005.csv", "small_sky", 0.005, 1, 0.0),
+    ("xmatch_correct_002_005.csv", "small_sky", 0.005, 1, 0.002),
+    ("xmatch_correct_3n_2t.csv", "small_sky", 2.0, 3, 0.0),
+    ("xmatch_correct_05_2_3n_margin.csv", "small_sky", 2.0, 3, 0.5),
+    ("xmatch_correct_3n_2t_negative.csv", "small_sky_left_xmatch", 2.0, 3, 0.0),
+]
+
+
+@pytest.mark.parametrize("name, left, radius_deg, k, min_deg", GOLDEN)
+def test_reproduces_lsdb_golden_files(name, left, radius_deg, k, min_deg):
+    import pandas as pd
+
+    expected = pd.read_csv(shared_path("hats-fixtures", "raw", "xmatch_expected", name))
+    lid, lra, ldec = read_hats(left)
+    rid, rra, rdec = read_hats("small_sky_xmatch")
+    li, ri, d = _core.crossmatch_arrays(lra, ldec, rra, rdec, radius_deg * 3600, n_neighbors=k, min_radius_arcsec=min_deg * 3600)
+    got = pd.DataFrame({"ss_id": lid[li], "xmatch_id": rid[ri], "dist": d / 3600.0})
+    want = pd.DataFrame({"ss_id": expected["ss_id"].astype(np.int64), "xmatch_id": expected["xmatch_id"].astype(np.int64),
+                         "dist": expected["dist"]})
+    got = got.sort_values(["ss_id", "xmatch_id"]).reset_index(drop=True)
+    want = want.sort_values(["ss_id", "xmatch_id"]).reset_index(drop=True)
+    assert len(got) == len(want) and len(want) > 25
+    assert got["ss_id"].tolist() == want["ss_id"].tolist()
+    assert got["xmatch_id"].tolist() == want["xmatch_id"].tolist()
+    np.testing.assert_allclose(got["dist"], want["dist"], rtol=0, atol=1e-9)
+
+
+def test_matches_astropy_search_around_sky():
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord, search_around_sky
+
+    rng = np.random.default_rng(9)
+    ra1, dec1 = rng.uniform(0, 360, 3000), np.degrees(np.arcsin(rng.uniform(-1, 1, 3000)))
+    ra2, dec2 = offset(ra1, dec1, rng.uniform(0, 2e-3, 3000), rng.uniform(0, 2 * np.pi, 3000))
+    li, ri, d = _core.crossmatch_arrays(ra1, dec1, ra2, dec2, 3.6, all_pairs=True)
+    i1, i2, sep, _ = search_around_sky(SkyCoord(ra1 * u.deg, dec1 * u.deg), SkyCoord(ra2 * u.deg, dec2 * u.deg), 3.6 * u.arcsec)
+    assert set(zip(li.tolist(), ri.tolist())) == set(zip(i1.tolist(), i2.tolist()))
+    assert li.size > 1000
