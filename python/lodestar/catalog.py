@@ -209,11 +209,78 @@ class Catalog:
         limit = f" LIMIT {int(self._plan.limit)}" if self._plan.limit is not None else ""
         return f"(SELECT {cols} FROM {rel} WHERE {self._where_sql()}{limit})"
 
-    def to_arrow(self) -> pa.Table:
-        return self.connection.arrow(f"SELECT * FROM {self.relation_sql()}")
+    def partition_tasks(self) -> list["PartitionTask"]:
+        """One picklable task per partition the plan reads (for executors)."""
+        keep = self._partition_mask()
+        cols = list(self._plan.columns) if self._plan.columns else None
+        where = self._where_sql()
+        return [
+            PartitionTask(self.path, list(files), int(o), int(p), cols, where)
+            for o, p, files, k in zip(self._meta["orders"], self._meta["pixels"], self._meta["files"], keep)
+            if k
+        ]
 
-    def to_pandas(self) -> pd.DataFrame:
-        return arrow_to_pandas(self.to_arrow())
+    def to_arrow(self, client=None, executor=None) -> pa.Table:
+        """The planned rows as a pyarrow Table. In-process, one engine query
+        over the pruned leaves (the engine parallelizes it); with a Dask
+        client (or LODESTAR_SCHEDULER), one task per partition."""
+        from .executor import ThreadExecutor, get_executor
+
+        ex = get_executor(client, executor)
+        if isinstance(ex, ThreadExecutor) or self._plan.limit is not None:
+            return self.connection.arrow(f"SELECT * FROM {self.relation_sql()}")
+        tables = ex.map(read_partition, self.partition_tasks(), desc=f"read {self.name}")
+        return _concat_tables(tables, self)
+
+    def to_pandas(self, client=None, executor=None) -> pd.DataFrame:
+        return arrow_to_pandas(self.to_arrow(client=client, executor=executor))
+
+    def to_dask(self):
+        """A dask.dataframe with one partition per catalog partition (read lazily by the workers)."""
+        import dask
+        import dask.dataframe as dd
+
+        tasks = self.partition_tasks()
+        meta = arrow_to_pandas(self.head_arrow(0))
+        parts = [dask.delayed(_read_partition_pandas)(t) for t in tasks]
+        return dd.from_delayed(parts, meta=meta, verify_meta=False) if parts else dd.from_pandas(meta, npartitions=1)
+
+    def head_arrow(self, n: int) -> pa.Table:
+        return self.connection.arrow(f"SELECT * FROM {self.relation_sql()} LIMIT {int(n)}")
+
+    def write(self, name: str, root: str | os.PathLike | None = None, overwrite: bool = False, client=None, executor=None) -> "Catalog":
+        """Write the planned rows as a new HATS catalog `name` in the root,
+        partitioned like this catalog (partitions left empty are dropped).
+        One task per partition; the catalog appears only when all succeeded."""
+        from .executor import get_executor
+        from .writer import CatalogWriter
+
+        hp = self._meta["healpix_column"]
+        if self._plan.columns is not None and hp not in self._plan.columns:
+            raise ValueError(f"write() needs the spatial index column {hp!r}: include it in select()")
+        writer = CatalogWriter(root if root is not None else Path(self.path).parent, name, overwrite=overwrite)
+        try:
+            tasks = [(writer.staging, t, hp) for t in self.partition_tasks()]
+            counts = get_executor(client, executor).map(_write_partition, tasks, desc=f"write {name}")
+            parts = [(t.order, t.pixel, n) for (_, t, _), n in zip(tasks, counts)]
+            schema = self.head_arrow(0).schema
+            return writer.publish(parts, self.ra_column, self.dec_column, schema=schema,
+                                  extra_properties={"hats_col_healpix": hp})
+        except BaseException:
+            writer.abort()
+            raise
+
+    def map_partitions(self, fn, client=None, executor=None, **kwargs) -> pd.DataFrame:
+        """Apply fn(pandas.DataFrame, **kwargs) to every partition in parallel;
+        returns the concatenated results (DataFrames, Series or scalars). Each
+        call gets the partition's rows with the plan applied; results keep
+        partition order. Runs on threads, or on Dask with client= /
+        LODESTAR_SCHEDULER (fn must then be picklable)."""
+        from .executor import get_executor
+
+        tasks = [(t, fn, kwargs) for t in self.partition_tasks()]
+        results = get_executor(client, executor).map(_apply_to_partition, tasks, desc=f"map {self.name}")
+        return _combine_results(results)
 
     def head(self, n: int = 5) -> pd.DataFrame:
         return arrow_to_pandas(self.connection.arrow(f"SELECT * FROM {self.relation_sql()} LIMIT {int(n)}"))
@@ -309,6 +376,61 @@ class Catalog:
 
 
 builtins_range = range
+
+
+@dataclass(frozen=True)
+class PartitionTask:
+    """What a worker needs to read one partition: the catalog folder, the
+    leaf files, and the plan's projection and filter as SQL."""
+
+    catalog_path: str
+    files: list
+    order: int
+    pixel: int
+    columns: list | None
+    where: str
+
+
+def read_partition(task: PartitionTask, connection: Connection | None = None) -> pa.Table:
+    """Rows of one partition with the plan applied (runs on any worker)."""
+    con = connection or default_connection()
+    rel = _core.catalog_relation_sql(con._engine, task.catalog_path, task.files)
+    cols = ", ".join(_quote_ident(c) for c in task.columns) if task.columns else "*"
+    return con.arrow(f"SELECT {cols} FROM {rel} WHERE {task.where}")
+
+
+def _read_partition_pandas(task: PartitionTask) -> pd.DataFrame:
+    return arrow_to_pandas(read_partition(task))
+
+
+def _write_partition(args) -> int:
+    from .writer import write_leaf
+
+    staging, task, healpix_column = args
+    con = default_connection()
+    rel = _core.catalog_relation_sql(con._engine, task.catalog_path, task.files)
+    cols = ", ".join(_quote_ident(c) for c in task.columns) if task.columns else "*"
+    return write_leaf(staging, task.order, task.pixel, f"(SELECT {cols} FROM {rel} WHERE {task.where})", healpix_column, con)
+
+
+def _apply_to_partition(args):
+    task, fn, kwargs = args
+    return fn(arrow_to_pandas(read_partition(task)), **kwargs)
+
+
+def _combine_results(results: list):
+    if not results:
+        return pd.DataFrame()
+    if all(isinstance(r, (pd.DataFrame, pd.Series)) for r in results):
+        return pd.concat(results, ignore_index=True) if isinstance(results[0], pd.DataFrame) else pd.concat(results, ignore_index=True)
+    return pd.Series(results)
+
+
+def _concat_tables(tables: list[pa.Table], catalog: "Catalog") -> pa.Table:
+    tables = [t for t in tables if t is not None]
+    if not tables:
+        return catalog.head_arrow(0)
+    return pa.concat_tables(tables, promote_options="default")
 
 
 class Catalogs:
