@@ -174,6 +174,31 @@ class Catalog:
 
     cone = cone_search  # the AXS name
 
+    # --- searches and crossmatch (delegating to search.py / crossmatch.py)
+    def box_search(self, ra: tuple[float, float], dec: tuple[float, float]) -> Catalog:
+        """Rows in the RA/Dec box (degrees; RA wraps through 0/360 when ra[0] > ra[1])."""
+        from .search import box_search; return box_search(self, ra, dec)  # noqa: E702
+
+    def region(self, ra1: float, dec1: float, ra2: float, dec2: float) -> Catalog:
+        """AXS name: the box RA ra1 -> ra2 (east), Dec between dec1 and dec2."""
+        from .search import region_search; return region_search(self, ra1, dec1, ra2, dec2)  # noqa: E702
+
+    def polygon_search(self, vertices) -> Catalog:
+        """Rows inside a convex polygon with great-circle edges, vertices [(ra, dec), ...]."""
+        from .search import polygon_search; return polygon_search(self, vertices)  # noqa: E702
+
+    def id_search(self, column: str, values) -> Catalog:
+        """Rows whose `column` is one of `values`."""
+        from .search import id_search; return id_search(self, column, values)  # noqa: E702
+
+    def pixel_search(self, order: int, pixels) -> Catalog:
+        """Rows in these NESTED HEALPix pixels at `order`."""
+        from .search import pixel_search; return pixel_search(self, order, pixels)  # noqa: E702
+
+    def crossmatch(self, right: Catalog, radius_arcsec: float = 1.0, **options):
+        """Lazy crossmatch with `right` (see lodestar.crossmatch.crossmatch for the options)."""
+        from .crossmatch import crossmatch; return crossmatch(self, right, radius_arcsec=radius_arcsec, **options)  # noqa: E702
+
     # --- execution --------------------------------------------------------------
     def _partition_mask(self) -> np.ndarray:
         orders, pixels = self._meta["orders"], self._meta["pixels"]
@@ -208,6 +233,25 @@ class Catalog:
         cols = ", ".join(_quote_ident(c) for c in self._plan.columns) if self._plan.columns else "*"
         limit = f" LIMIT {int(self._plan.limit)}" if self._plan.limit is not None else ""
         return f"(SELECT {cols} FROM {rel} WHERE {self._where_sql()}{limit})"
+
+    # --- light curves (delegating to lightcurves.py)
+    def light_curve_features(self, column: str = "lc", client=None, **options) -> pd.DataFrame:
+        """Per (object, band) light-curve features (C++ kernel per partition); see lodestar.lightcurves."""
+        from . import lightcurves; return lightcurves.light_curve_features(self, column=column, client=client, **options)  # noqa: E702
+
+    def find_dimming_events(self, k_sigma: float = 3.0, client=None, progress: bool | None = True, **options) -> pd.DataFrame:
+        """Dimming events of every light curve ranked by score (C++ detector + GSL fit); see lodestar.lightcurves."""
+        from . import lightcurves; return lightcurves.find_dimming_events(self, k_sigma=k_sigma, client=client, progress=progress, **options)  # noqa: E702
+
+    def map_light_curves(self, fn, column: str = "lc", client=None, **options) -> pd.DataFrame:
+        """fn(mjd, mag, mag_err, band) over every light curve in parallel -> DataFrame; see lodestar.lightcurves."""
+        from . import lightcurves; return lightcurves.map_light_curves(self, fn, column=column, client=client, **options)  # noqa: E702
+
+    def with_column(self, name: str, expr: str) -> "Catalog":
+        """A lazy derived column from an SQL expression (AXS add_primitive_column)."""
+        from . import lightcurves; return lightcurves.with_column(self, name, expr)  # noqa: E702
+
+    add_primitive_column = with_column
 
     def partition_tasks(self) -> list["PartitionTask"]:
         """One picklable task per partition the plan reads (for executors)."""

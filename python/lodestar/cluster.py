@@ -117,7 +117,9 @@ def _spawn(role: str, name: str, argv: list[str], state_dir: Path, env: dict[str
         # start_new_session: the process leads its own process group, so a
         # Ctrl-C in the user's terminal does not reach it and stop() can
         # signal the group (a nanny and its worker child) as a unit.
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
     start = None
     for _ in range(100):  # /proc entry appears immediately; be tolerant anyway
         start = _start_time(proc.pid)
@@ -146,9 +148,7 @@ def _validate(n_workers: int, threads_per_worker: int) -> None:
         raise ClusterError(f"threads_per_worker must be a positive integer, got {threads_per_worker!r}")
 
 
-def worker_command(
-    address: str, name: str, threads: int, memory_limit: str, nanny: bool, state_dir: Path
-) -> list[str]:
+def worker_command(address: str, name: str, threads: int, memory_limit: str, nanny: bool, state_dir: Path) -> list[str]:
     """The argv of one `dask worker` process bound to 127.0.0.1."""
     return [
         *_python_module_command("distributed.cli.dask_worker"),
@@ -217,7 +217,7 @@ def start(
         info.save()  # from here on, stop() can clean up even if we die
         info.address = _wait_for_scheduler_file(scheduler_file, info.scheduler, timeout)
         info.save()
-        for i in range(n_workers):
+        for _ in range(n_workers):
             add_worker(info, env=env, wait=False)
         wait_until_ready(info.address, n_workers, timeout=timeout, processes=info.processes)
     except BaseException:
@@ -250,7 +250,9 @@ def _wait_for_scheduler_file(path: Path, scheduler: ProcessInfo, timeout: float)
             except (ValueError, KeyError):
                 pass  # being written
         if not scheduler.alive():
-            raise ClusterError(f"the scheduler exited during start-up; its log {scheduler.log} ends with:\n{_tail(scheduler.log)}")
+            raise ClusterError(
+                f"the scheduler exited during start-up; its log {scheduler.log} ends with:\n{_tail(scheduler.log)}"
+            )
         time.sleep(0.05)
     raise ClusterError(f"the scheduler did not write {path} within {timeout} s; see {scheduler.log}")
 
@@ -276,7 +278,9 @@ def wait_until_ready(address: str, n_workers: int, timeout: float = 60.0, proces
                 return
             for p in processes or []:
                 if not p.alive():
-                    raise ClusterError(f"{p.name} (pid {p.pid}) exited during start-up; its log {p.log} ends with:\n{_tail(p.log)}")
+                    raise ClusterError(
+                        f"{p.name} (pid {p.pid}) exited during start-up; its log {p.log} ends with:\n{_tail(p.log)}"
+                    )
             if time.monotonic() > deadline:
                 raise ClusterError(f"only {have} of {n_workers} workers registered with {address} within {timeout} s")
             time.sleep(0.1)
