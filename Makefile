@@ -49,6 +49,7 @@ test-python:
 	@$(PY) -m pytest tests/python
 
 bench: build
+	@scripts/setup.sh --bench
 	@$(PY) bench/run_all.py
 
 format:

@@ -39,6 +39,15 @@ std::string escape_value(const std::string& s) {
   return out;
 }
 
+std::string escape_key(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '=' || c == ':' || c == ' ' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
 }  // namespace
 
 Properties Properties::parse(const std::string& text) {
@@ -106,7 +115,7 @@ void Properties::set(const std::string& key, const std::string& value) {
 std::string Properties::serialize(const std::string& comment) const {
   std::ostringstream out;
   out << "#" << comment << "\n";
-  for (const auto& [k, v] : entries_) out << k << "=" << escape_value(v) << "\n";
+  for (const auto& [k, v] : entries_) out << escape_key(k) << "=" << escape_value(v) << "\n";
   return out.str();
 }
 

@@ -1,0 +1,122 @@
+"""Benchmarks of the catalogs issue, each peer in the same run on the same input:
+
+  ingest rows/s: Lodestar vs hats-import (goal >= 5x) and vs DuckDB's plain
+      CSV -> Parquet copy without partitioning (goal >= 0.5x);
+  SELECT sum(ra) over an N-row catalog: Lodestar vs raw DuckDB over the same
+      leaf files (goal >= 0.9x) and vs LSDB ["ra"].sum() (goal >= 5x).
+
+    .venv/bin/python bench/catalogs.py --ingest-rows 1e6 --scan-rows 1e8 --work /tmp/lodestar-bench
+
+Prints a table with ratios and writes bench/results/catalogs.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from peers import duckdb_copy, hats_import, inputs, is_unavailable, lsdb_peer  # noqa: E402
+
+import lodestar  # noqa: E402
+
+
+def best_of(fn, repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def bench_ingest(n: int, work: Path) -> dict:
+    case = inputs.ingest_case(work, n)
+    root = work / "lodestar-roots" / f"ingest_{inputs.size_label(n)}"
+    shutil.rmtree(root, ignore_errors=True)
+    t = time.perf_counter()
+    cat = lodestar.ingest(case.csv, "ingest", root=root, progress=False)
+    ours = time.perf_counter() - t
+    assert len(cat) == n
+    result = {"rows": n, "lodestar": {"seconds": ours, "rows_per_s": n / ours, "partitions": len(cat.partitions)}}
+    result["duckdb_copy"] = duckdb_copy.csv_to_parquet(case.csv, work / "duckdb-copy" / f"ingest_{inputs.size_label(n)}.parquet")
+    hi_out = work / "hats-import-ingest"
+    shutil.rmtree(hi_out / f"ingest_{inputs.size_label(n)}", ignore_errors=True)
+    result["hats_import"] = hats_import.import_catalog(case.csv, hi_out, f"ingest_{inputs.size_label(n)}", margin_arcsec=None, reuse=False)
+    for peer in ("duckdb_copy", "hats_import"):
+        r = result[peer]
+        if not is_unavailable(r):
+            r["lodestar_ratio"] = r["seconds"] / ours  # >1: Lodestar faster
+    return result
+
+
+def bench_sum_ra(n: int, work: Path) -> dict:
+    root = work / "lodestar-roots" / f"scan_{inputs.size_label(n)}"
+    sky = work / "inputs" / f"sky_parquet_{inputs.size_label(n)}"
+    if not (root / "scan").exists():
+        shutil.rmtree(sky, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "lodestar.cli", "generate-sky", str(sky), "--rows", str(n),
+                        "--rows-per-file", str(min(n, 5_000_000)), "--no-progress"], check=True)
+        lodestar.ingest(str(sky / "*.parquet"), "scan", root=root, progress=False, overwrite=True)
+        shutil.rmtree(sky, ignore_errors=True)
+    cat = lodestar.Catalogs(root).load("scan")
+    files = [f for fs in cat.partitions["files"] for f in fs]
+    con = lodestar.connect()
+    value = {}
+
+    def ours():
+        value["sum"] = con.sql("SELECT sum(ra) AS s FROM " + cat.relation_sql())["s"].iloc[0]
+
+    lodestar_s = best_of(ours)
+    result = {"rows": n, "partitions": len(files), "lodestar": {"seconds": lodestar_s, "result": float(value["sum"])}}
+    raw = [duckdb_copy.sum_ra(files) for _ in range(3)]
+    result["duckdb_raw"] = min(raw, key=lambda r: r.get("seconds", 1e9))
+    result["lsdb"] = lsdb_peer.sum_ra(root / "scan")
+    for peer in ("duckdb_raw", "lsdb"):
+        r = result[peer]
+        if not is_unavailable(r):
+            r["lodestar_ratio"] = r["seconds"] / lodestar_s
+            r["agrees"] = abs(r.get("result", r.get("sum", float("nan"))) - value["sum"]) <= 1e-9 * abs(value["sum"])
+    return result
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ingest-rows", type=inputs.parse_size, default=inputs.parse_size("1e6"))
+    ap.add_argument("--scan-rows", type=inputs.parse_size, default=inputs.parse_size("1e7"))
+    ap.add_argument("--work", type=Path, default=Path("/tmp/lodestar-bench"))
+    ap.add_argument("--out", type=Path, default=HERE / "results" / "catalogs.json")
+    args = ap.parse_args(argv)
+    report = {"ingest": bench_ingest(args.ingest_rows, args.work), "sum_ra": bench_sum_ra(args.scan_rows, args.work)}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2, default=str))
+    ing, scan = report["ingest"], report["sum_ra"]
+    print(f"\ningest of {ing['rows']:,} CSV rows")
+    print(f"  {'lodestar':<14}{ing['lodestar']['seconds']:9.2f} s {ing['lodestar']['rows_per_s']:>12,.0f} rows/s")
+    for peer, goal in (("hats_import", 5.0), ("duckdb_copy", 0.5)):
+        r = ing[peer]
+        if is_unavailable(r):
+            print(f"  {peer:<14}{r}")
+        else:
+            print(f"  {peer:<14}{r['seconds']:9.2f} s {r['rows_per_s']:>12,.0f} rows/s   lodestar speed-up {r['lodestar_ratio']:.2f}x (goal >= {goal}x)")
+    print(f"\nSELECT sum(ra) over {scan['rows']:,} rows in {scan['partitions']} leaves")
+    print(f"  {'lodestar':<14}{scan['lodestar']['seconds']:9.3f} s")
+    for peer, goal in (("duckdb_raw", 0.9), ("lsdb", 5.0)):
+        r = scan[peer]
+        if is_unavailable(r):
+            print(f"  {peer:<14}{r}")
+        else:
+            print(f"  {peer:<14}{r['seconds']:9.3f} s   lodestar speed-up {r['lodestar_ratio']:.2f}x (goal >= {goal}x), same sum: {r['agrees']}")
+    print(f"\nJSON: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
