@@ -44,6 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 # The Lodestar side. Written against the public API of today; when the executor lands this becomes
 # `catalog.sql("SELECT sum(ra) ...", client=client)` and only lodestar_sum_ra changes.
 
+
 def _worker_engine():
     """One engine per worker thread, opened on first use and kept on the Dask
     worker: opening one costs ~20 ms (DuckDB start-up and function
@@ -83,8 +84,14 @@ def lodestar_sum_ra(client, files: list[str], workers: list[str] | None = None) 
         import cloudpickle
 
         cloudpickle.register_pickle_by_value(module)
+
+    # A local function: plain pickle refuses it, so Dask falls back to cloudpickle for the graph (which then
+    # honours the by-value registration above) instead of pickling sum_ra_partition by module reference.
+    def task(path: str) -> tuple[float, int, float]:
+        return sum_ra_partition(path)
+
     placement = {"workers": workers, "allow_other_workers": False} if workers else {}
-    parts = client.gather(client.map(sum_ra_partition, files, pure=False, **placement))
+    parts = client.gather(client.map(task, files, key="sum-ra", pure=False, **placement))
     return {"sum": math.fsum(p[0] for p in parts), "rows": sum(p[1] for p in parts), "task_seconds": sum(p[2] for p in parts)}
 
 
@@ -209,7 +216,18 @@ def engine_open_cost() -> float:
 def ensure_catalog(path: Path, rows: int, rows_per_file: int) -> list[str]:
     if not path.exists():
         print(f"generating {rows:,} rows into {path} ...", flush=True)
-        cmd = [sys.executable, "-m", "lodestar.cli", "generate-sky", str(path), "--rows", str(rows), "--rows-per-file", str(rows_per_file), "--no-progress"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "lodestar.cli",
+            "generate-sky",
+            str(path),
+            "--rows",
+            str(rows),
+            "--rows-per-file",
+            str(rows_per_file),
+            "--no-progress",
+        ]
         subprocess.run(cmd, check=True)
     files = sorted(str(p) for p in path.glob("*.parquet"))
     if not files:
@@ -252,8 +270,14 @@ def run_all(files: list[str], n_max: int, repeats: int, overhead_tasks: int, wit
                     use, wf = addresses[:n], subset(files, n, n_max)
                     points[("lodestar_dask", n, "strong")] = (lambda use=use: lodestar_sum_ra(client, files, use), dask_cpu)
                     points[("lodestar_dask", n, "weak")] = (lambda use=use, wf=wf: lodestar_sum_ra(client, wf, use), dask_cpu)
-                    points[("lodestar_in_process", n, "strong")] = (lambda n=n: lodestar_sum_ra_in_process(files, n), time.process_time)
-                    points[("lodestar_in_process", n, "weak")] = (lambda n=n, wf=wf: lodestar_sum_ra_in_process(wf, n), time.process_time)
+                    points[("lodestar_in_process", n, "strong")] = (
+                        lambda n=n: lodestar_sum_ra_in_process(files, n),
+                        time.process_time,
+                    )
+                    points[("lodestar_in_process", n, "weak")] = (
+                        lambda n=n, wf=wf: lodestar_sum_ra_in_process(wf, n),
+                        time.process_time,
+                    )
                 for rnd in range(repeats + 1):
                     for key, (fn, clock) in points.items():
                         record(key, rnd, *measure(fn, clock))
@@ -265,10 +289,17 @@ def run_all(files: list[str], n_max: int, repeats: int, overhead_tasks: int, wit
                                 spark_sum_ra(spark, files)  # warm-up of this session
                                 if rnd > 0:
                                     for kind, fl in (("strong", files), ("weak", subset(files, n, n_max))):
-                                        record(("spark", n, kind), rnd, *measure(lambda fl=fl: spark_sum_ra(spark, fl), lambda: cpu_seconds([jvm])))
+                                        record(
+                                            ("spark", n, kind),
+                                            rnd,
+                                            *measure(lambda s=spark, fl=fl: spark_sum_ra(s, fl), lambda j=jvm: cpu_seconds([j])),
+                                        )
                             finally:
                                 spark.stop()
-                    print(f"round {rnd}/{repeats} done{' (warm-up)' if rnd == 0 else ''}; load average {os.getloadavg()[0]:.1f}", flush=True)
+                    print(
+                        f"round {rnd}/{repeats} done{' (warm-up)' if rnd == 0 else ''}; load average {os.getloadavg()[0]:.1f}",
+                        flush=True,
+                    )
                 overheads = {n: task_overhead_on(client, overhead_tasks, addresses[:n]) for n in range(1, n_max + 1)}
         finally:
             cluster.stop(state)
@@ -312,7 +343,11 @@ def plot(results: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 4, figsize=(20, 4.5))
-    styles = {"lodestar_dask": ("Lodestar on Dask (processes)", "o-"), "lodestar_in_process": ("Lodestar in-process (threads)", "s--"), "spark": ("Spark local[n]", "^-")}
+    styles = {
+        "lodestar_dask": ("Lodestar on Dask (processes)", "o-"),
+        "lodestar_in_process": ("Lodestar in-process (threads)", "s--"),
+        "spark": ("Spark local[n]", "^-"),
+    }
     n_max = results["parameters"]["workers"]
     ns = list(range(1, n_max + 1))
     ref = results["parameters"]["reference"]
@@ -326,7 +361,9 @@ def plot(results: dict, path: Path) -> None:
         axes[3].plot(ns, [table[str(n)]["strong_cpu_s_per_mrow"] * 1e3 for n in ns], style, label=label)
     for ax in axes[:2]:
         ax.plot(ns, [n / ref for n in ns], ":", color="grey", label="ideal")
-    axes[0].set(title=f"Strong scaling: {results['parameters']['rows']:,} rows", xlabel="workers / cores", ylabel="speed-up (eq. 1)")
+    axes[0].set(
+        title=f"Strong scaling: {results['parameters']['rows']:,} rows", xlabel="workers / cores", ylabel="speed-up (eq. 1)"
+    )
     axes[1].set(title="Weak scaling: rows ∝ workers", xlabel="workers / cores", ylabel="scaled speed-up (eq. 2)")
     axes[2].set(title="Throughput, whole catalog", xlabel="workers / cores", ylabel="million rows / s")
     axes[3].set(title="CPU cost, whole catalog", xlabel="workers / cores", ylabel="CPU ms per million rows")
@@ -344,10 +381,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=50_000_000, help="catalog size (default 5e7)")
     parser.add_argument("--rows-per-file", type=int, default=1_000_000, help="rows per Parquet file = per task (default 1e6)")
-    parser.add_argument("--data", type=Path, default=None, help="catalog folder (generated if missing; default out/bench/scaling-sky-<rows>)")
+    parser.add_argument(
+        "--data", type=Path, default=None, help="catalog folder (generated if missing; default out/bench/scaling-sky-<rows>)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="N: largest number of workers / Spark cores (default 2)")
     parser.add_argument("--reference", type=int, default=1, help="reference number of workers for eqs. (1)-(2) (default 1)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per point after one warm-up; the best counts (default 3)")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="timed runs per point after one warm-up; the best counts (default 3)"
+    )
     parser.add_argument("--overhead-tasks", type=int, default=2000, help="no-op tasks for the per-task overhead (default 2000)")
     parser.add_argument("--no-spark", action="store_true", help="skip Apache Spark")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results", help="output folder")
@@ -361,13 +402,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.rows < 1 or args.rows_per_file < 1 or args.repeats < 1:
         parser.error("--rows, --rows-per-file and --repeats must be positive")
 
+    if not args.no_spark:
+        import shutil
+
+        if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
+            parser.error("Spark needs Java 17+ (Debian: apt-get install openjdk-17-jre-headless); or pass --no-spark")
+        try:
+            import pyspark  # noqa: F401
+        except ImportError:
+            parser.error("Spark peer: `pip install pyspark` into this venv, or pass --no-spark")
+
     data = args.data or REPO / "out" / "bench" / f"scaling-sky-{args.rows}"
     files = ensure_catalog(data, args.rows, args.rows_per_file)
     if len(files) < args.workers:
         parser.error(f"{len(files)} files cannot keep {args.workers} workers busy: lower --rows-per-file")
     size = sum(os.path.getsize(f) for f in files)
     load_at_start = os.getloadavg()
-    print(f"{len(files)} files, {size / 1e9:.2f} GB in {data}; load average {load_at_start[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
+    print(
+        f"{len(files)} files, {size / 1e9:.2f} GB in {data}; load average {load_at_start[0]:.1f} on {os.cpu_count()} CPUs",
+        flush=True,
+    )
 
     runs = run_all(files, args.workers, args.repeats, args.overhead_tasks, with_spark=not args.no_spark)
 
@@ -387,18 +441,36 @@ def main(argv: list[str] | None = None) -> int:
             ratios[str(n)] = {
                 "lodestar_dask_over_spark": scaling["lodestar_dask"][str(n)]["strong_rows_per_s"] / spark_tp,
                 "lodestar_in_process_over_spark": scaling["lodestar_in_process"][str(n)]["strong_rows_per_s"] / spark_tp,
-                "cpu_efficiency_lodestar_dask_over_spark": scaling["spark"][str(n)]["strong_cpu_s_per_mrow"] / scaling["lodestar_dask"][str(n)]["strong_cpu_s_per_mrow"],
-                "cpu_efficiency_lodestar_in_process_over_spark": scaling["spark"][str(n)]["strong_cpu_s_per_mrow"] / scaling["lodestar_in_process"][str(n)]["strong_cpu_s_per_mrow"],
+                "cpu_efficiency_lodestar_dask_over_spark": scaling["spark"][str(n)]["strong_cpu_s_per_mrow"]
+                / scaling["lodestar_dask"][str(n)]["strong_cpu_s_per_mrow"],
+                "cpu_efficiency_lodestar_in_process_over_spark": scaling["spark"][str(n)]["strong_cpu_s_per_mrow"]
+                / scaling["lodestar_in_process"][str(n)]["strong_cpu_s_per_mrow"],
             }
     results = {
         "benchmark": "sum(ra), strong and weak scaling (ZTF science platform paper, Figure 7, eqs. 1-2)",
-        "parameters": {"rows": truth["rows"], "files": len(files), "bytes": size, "rows_per_file": args.rows_per_file,
-                       "workers": args.workers, "reference": args.reference, "repeats": args.repeats, "data": str(data)},  # fmt: skip
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_average_at_start": load_at_start, "load_average_at_end": os.getloadavg()},
+        "parameters": {
+            "rows": truth["rows"],
+            "files": len(files),
+            "bytes": size,
+            "rows_per_file": args.rows_per_file,
+            "workers": args.workers,
+            "reference": args.reference,
+            "repeats": args.repeats,
+            "data": str(data),
+        },  # fmt: skip
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_at_start": load_at_start,
+            "load_average_at_end": os.getloadavg(),
+        },
         "sum_ra": truth["sum"],
         "scaling": scaling,
         "throughput_ratio_vs_spark": ratios,
-        "dask_overhead": {str(n): {**r["overhead"], "scheduling_s_per_partition": r["scheduling_s_per_partition"]} for n, r in runs["lodestar_dask"].items()},
+        "dask_overhead": {
+            str(n): {**r["overhead"], "scheduling_s_per_partition": r["scheduling_s_per_partition"]}
+            for n, r in runs["lodestar_dask"].items()
+        },
         "engine_open_s": engine_open_cost(),
         "runs": {name: {str(n): r for n, r in by_n.items()} for name, by_n in runs.items()},
     }
@@ -407,18 +479,36 @@ def main(argv: list[str] | None = None) -> int:
     plot(results, args.out / "scaling.png")
 
     print(f"\nsum(ra) = {truth['sum']:.6f} over {truth['rows']:,} rows in {len(files)} files")
-    print(f"{'engine':<22}{'n':>3}{'strong s':>10}{'speed-up':>10}{'weak s':>9}{'scaled':>8}{'eff.':>7}{'Mrows/s':>9}{'CPU s/Mrow':>12}")
+    header = ("engine", "n", "strong s", "speed-up", "weak s", "scaled", "eff.", "Mrows/s", "CPU s/Mrow")
+    widths = (22, 3, 10, 10, 9, 8, 7, 9, 12)
+    print(header[0].ljust(widths[0]) + "".join(h.rjust(w) for h, w in zip(header[1:], widths[1:], strict=True)))
     for name, table in scaling.items():
         for n, row in table.items():
             r = runs[name][int(n)]
-            print(f"{name:<22}{n:>3}{r['strong']['best_s']:>10.3f}{row['speedup']:>10.2f}{r['weak']['best_s']:>9.3f}"
-                  f"{row['scaled_speedup']:>8.2f}{row['weak_efficiency']:>7.0%}{row['strong_rows_per_s'] / 1e6:>9.1f}{row['strong_cpu_s_per_mrow']:>12.4f}")  # fmt: skip
+            cells = (
+                n,
+                f"{r['strong']['best_s']:.3f}",
+                f"{row['speedup']:.2f}",
+                f"{r['weak']['best_s']:.3f}",
+                f"{row['scaled_speedup']:.2f}",
+                f"{row['weak_efficiency']:.0%}",
+                f"{row['strong_rows_per_s'] / 1e6:.1f}",
+                f"{row['strong_cpu_s_per_mrow']:.4f}",
+            )
+            print(name.ljust(widths[0]) + "".join(str(c).rjust(w) for c, w in zip(cells, widths[1:], strict=True)))
     for n, r in ratios.items():
-        print(f"vs Spark with {n}: throughput Lodestar on Dask {r['lodestar_dask_over_spark']:.1f}x, in-process {r['lodestar_in_process_over_spark']:.1f}x; "
-              f"CPU per row {r['cpu_efficiency_lodestar_dask_over_spark']:.1f}x / {r['cpu_efficiency_lodestar_in_process_over_spark']:.1f}x less")  # fmt: skip
+        print(
+            f"vs Spark with {n}: throughput Lodestar on Dask {r['lodestar_dask_over_spark']:.1f}x, "
+            f"in-process {r['lodestar_in_process_over_spark']:.1f}x; CPU per row "
+            f"{r['cpu_efficiency_lodestar_dask_over_spark']:.1f}x / "
+            f"{r['cpu_efficiency_lodestar_in_process_over_spark']:.1f}x less"
+        )
     for n, o in results["dask_overhead"].items():
-        print(f"Dask overhead with {n} workers: {o['bulk_s_per_task'] * 1e3:.2f} ms per no-op task in bulk, "
-              f"{o['round_trip_s'] * 1e3:.2f} ms round trip, {o['scheduling_s_per_partition'] * 1e3:.2f} ms per partition in the query")  # fmt: skip
+        print(
+            f"Dask overhead with {n} workers: {o['bulk_s_per_task'] * 1e3:.2f} ms per no-op task in bulk, "
+            f"{o['round_trip_s'] * 1e3:.2f} ms round trip, "
+            f"{o['scheduling_s_per_partition'] * 1e3:.2f} ms per partition in the query"
+        )
     print(f"wrote {args.out / 'scaling.json'} and {args.out / 'scaling.png'}")
     return 0
 

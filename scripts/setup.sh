@@ -19,9 +19,9 @@ done
 if ! command -v npm >/dev/null 2>&1; then missing+=(nodejs npm); fi
 # The machine's python3 must be able to make a venv (Debian splits that out).
 if ! python3 -c "import ensurepip, venv" >/dev/null 2>&1; then missing+=(python3-venv); fi
-# Benchmark peers (make bench): PostgreSQL + Q3C and STILTS from Debian.
+# Benchmark peers (make bench): PostgreSQL + Q3C, STILTS, and Java for Spark, from Debian.
 if [ "${1:-}" = "--bench" ]; then
-  for pkg in postgresql-15 postgresql-15-q3c stilts; do
+  for pkg in postgresql-15 postgresql-15-q3c stilts openjdk-17-jre-headless; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
 fi

@@ -168,7 +168,13 @@ class _KillWorkerPlugin(SchedulerPlugin):
         running = sorted(str(ts.key) for ts in victim.processing)
         os.kill(victim.pid, signal.SIGKILL)
         self.fired = True
-        report = {"pid": victim.pid, "address": victim.address, "name": str(victim.name), "finished_before": self.finished, "running": running}
+        report = {
+            "pid": victim.pid,
+            "address": victim.address,
+            "name": str(victim.name),
+            "finished_before": self.finished,
+            "running": running,
+        }
         tmp = self.report_path + ".tmp"
         with open(tmp, "w") as f:
             json.dump(report, f)

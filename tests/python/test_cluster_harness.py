@@ -1,7 +1,6 @@
 """The distributed test harness itself: a real 2-worker cluster, and a worker
 killed with SIGKILL in the middle of a job that still completes correctly."""
 
-import os
 import time
 from pathlib import Path
 
@@ -10,8 +9,6 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import run_cli
 from dask_harness import dask_cluster, fresh_dask_cluster, kill_worker_mid_job  # noqa: F401
-
-import lodestar
 
 
 def slow_square(i: int) -> int:
@@ -69,7 +66,9 @@ def test_kill_worker_with_replacement(fresh_dask_cluster):
     assert killer.replacement.name in names and killer.event["name"] not in names
     assert len(names) == 2
     # The replacement is a real worker: it runs work.
-    replacement_addr = next(a for a, w in c.client.scheduler_info(n_workers=-1)["workers"].items() if w["name"] == killer.replacement.name)
+    replacement_addr = next(
+        a for a, w in c.client.scheduler_info(n_workers=-1)["workers"].items() if w["name"] == killer.replacement.name
+    )
     assert c.client.submit(slow_square, 7, workers=[replacement_addr]).result() == 49
 
 

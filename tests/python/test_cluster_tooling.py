@@ -31,7 +31,20 @@ def test_cli_up_status_compute_down(tmp_path):
     state = tmp_path / "cluster"
     env = worker_environment()
     try:
-        up = run_cli("cluster", "up", "--workers", "2", "--threads", "1", "--memory-limit", "1GB", "--dir", str(state), env=env, timeout=180)
+        up = run_cli(
+            "cluster",
+            "up",
+            "--workers",
+            "2",
+            "--threads",
+            "1",
+            "--memory-limit",
+            "1GB",
+            "--dir",
+            str(state),
+            env=env,
+            timeout=180,
+        )
         assert up.returncode == 0, up.stderr + up.stdout
         assert "export LODESTAR_SCHEDULER=tcp://127.0.0.1:" in up.stdout
 
