@@ -209,36 +209,6 @@ std::string leaf_path(const std::string& dataset, int order, int64_t pixel) {
          ".parquet";
 }
 
-// A piece of the write phase: the buckets it reads and the partitions it writes.
-struct WorkUnit {
-  std::vector<int64_t> buckets;
-  std::vector<PlannedPartition> partitions;
-};
-
-std::vector<WorkUnit> work_units(const std::vector<PlannedPartition>& plan, int bucket_order) {
-  std::vector<WorkUnit> units;
-  std::map<int64_t, size_t> unit_of_bucket;
-  for (const auto& p : plan) {
-    if (p.order <= bucket_order) {
-      WorkUnit u;
-      const int shift = 2 * (bucket_order - p.order);
-      for (int64_t b = p.pixel << shift; b < (p.pixel + 1) << shift; ++b) u.buckets.push_back(b);
-      u.partitions.push_back(p);
-      units.push_back(std::move(u));
-    } else {
-      const int64_t b = p.pixel >> (2 * (p.order - bucket_order));
-      auto it = unit_of_bucket.find(b);
-      if (it == unit_of_bucket.end()) {
-        unit_of_bucket[b] = units.size();
-        units.push_back({{b}, {p}});
-      } else {
-        units[it->second].partitions.push_back(p);
-      }
-    }
-  }
-  return units;
-}
-
 class Ingest {
  public:
   explicit Ingest(const IngestOptions& o) : o_(o) {}
@@ -267,7 +237,7 @@ class Ingest {
       engine_ = std::make_unique<Engine>(eo);
       con_ = engine_->connect();
       build_source();
-      read_into_buckets();
+      write_sorted_staging();
       plan();
       write_leaves();
       write_metadata();
@@ -295,7 +265,6 @@ class Ingest {
   std::vector<Column> columns_;
   std::string ra_, dec_;
   std::vector<std::string> kept_columns_;
-  int bucket_order_ = 0;
   IngestReport report_;
 
   void progress(const std::string& phase, double fraction, int64_t done, int64_t total) {
@@ -404,16 +373,16 @@ class Ingest {
     return s;
   }
 
-  void read_into_buckets() {
-    // Order-1 buckets (48): DuckDB's partitioned write keeps few, large files;
-    // order 3 (768 buckets) measured 4x slower from the many small files.
-    bucket_order_ = std::min(1, o_.highest_order);
-    const int shift = 2 * (29 - bucket_order_);
+  std::string sorted_file() const { return staging_ + "/sorted.parquet"; }
+
+  // Pass 1: one read of the input, adding _healpix_29 (NULL for invalid
+  // coordinates), sorted by it into one staging file with small row groups.
+  // DuckDB's sort spills to the staging folder beyond the memory budget.
+  void write_sorted_staging() {
     const std::string r = sql_identifier(ra_) + "::DOUBLE", d = sql_identifier(dec_) + "::DOUBLE";
     const std::string sql = "COPY (SELECT " + select_columns() + ", CASE WHEN " + valid_condition() + " THEN healpix29(" + r + ", " + d +
-                            ") END AS _healpix_29, _healpix_29 >> " + std::to_string(shift) + " AS _bucket FROM " + source_ + ") TO " +
-                            sql_string_literal(staging_ + "/buckets") +
-                            " (FORMAT parquet, PARTITION_BY (_bucket), COMPRESSION lz4_raw, OVERWRITE_OR_IGNORE)";
+                            ") END AS _healpix_29 FROM " + source_ + " ORDER BY _healpix_29 NULLS FIRST) TO " +
+                            sql_string_literal(sorted_file()) + " (FORMAT parquet, COMPRESSION lz4_raw, ROW_GROUP_SIZE 16384)";
     try {
       run_with_progress(con_.get(), sql, [&](double f, int64_t rows) { progress("read", f, rows, 0); });
     } catch (const Error& e) {
@@ -422,20 +391,10 @@ class Ingest {
     progress("read", 1.0, 0, 0);
   }
 
-  std::vector<std::string> bucket_files(int64_t bucket) const {
-    const fs::path dir = staging_ + "/buckets/_bucket=" + std::to_string(bucket);
-    std::vector<std::string> files;
-    if (fs::is_directory(dir))
-      for (const auto& e : fs::directory_iterator(dir)) files.push_back(e.path().string());
-    std::sort(files.begin(), files.end());
-    return files;
-  }
-
   void plan() {
     const int k = o_.highest_order;
     QueryResult r = run_query(con_.get(), "SELECT _healpix_29 >> " + std::to_string(2 * (29 - k)) + " AS pix, count(*) FROM read_parquet(" +
-                                              sql_string_literal(staging_ + "/buckets/*/*.parquet") +
-                                              ", hive_partitioning=false) GROUP BY pix ORDER BY pix NULLS FIRST");
+                                              sql_string_literal(sorted_file()) + ") GROUP BY pix ORDER BY pix NULLS FIRST");
     int64_t invalid = 0, total = 0;
     for (idx_t i = 0; i < duckdb_row_count(r.raw()); ++i) {
       const int64_t n = duckdb_value_int64(r.raw(), 1, i);
@@ -480,49 +439,29 @@ class Ingest {
     return "read_parquet(" + list_literal(files) + ", hive_partitioning=false)";
   }
 
+  // Pass 3: each partition is a contiguous range of the sorted staging file;
+  // the range filter prunes row groups by their _healpix_29 statistics.
   void write_leaves() {
     const std::string dataset = staging_ + "/catalog/dataset";
-    const auto units = work_units(report_.partitions, bucket_order_);
     const std::string cols = select_columns() + ", _healpix_29";
     const std::string options = " (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE " + std::to_string(o_.row_group_rows) + ")";
+    const std::string source = "read_parquet(" + sql_string_literal(sorted_file()) + ")";
     int64_t written = 0;
-    size_t done = 0;
-    for (const auto& unit : units) {
-      std::vector<std::string> files;
-      for (int64_t b : unit.buckets) {
-        auto f = bucket_files(b);
-        files.insert(files.end(), f.begin(), f.end());
-      }
-      if (files.empty()) throw Error("internal error: no staged rows for a planned partition");
-      std::string source = read_files_sql(files);
-      if (unit.partitions.size() > 1) {
-        // Several partitions in one bucket: sort it once, then cut ranges
-        // out of the sorted file (row groups pruned by _healpix_29 statistics).
-        const std::string sorted = staging_ + "/sorted-" + std::to_string(unit.buckets.front()) + ".parquet";
-        run_query(con_.get(), "COPY (SELECT " + cols + " FROM " + source + " WHERE _healpix_29 IS NOT NULL ORDER BY _healpix_29) TO " +
-                                  sql_string_literal(sorted) + " (FORMAT parquet, COMPRESSION lz4_raw, ROW_GROUP_SIZE 16384)");
-        source = read_files_sql({sorted});
-      }
-      for (const auto& p : unit.partitions) {
-        const PixelRange range = to_order29({p.pixel, p.pixel + 1}, p.order);
-        const std::string leaf = leaf_path(dataset, p.order, p.pixel);
-        fs::create_directories(fs::path(leaf).parent_path());
-        const std::string order_by = unit.partitions.size() > 1 ? "" : " ORDER BY _healpix_29";
-        QueryResult r = run_query(con_.get(), "COPY (SELECT " + cols + " FROM " + source + " WHERE _healpix_29 >= " + std::to_string(range.begin) +
-                                                  " AND _healpix_29 < " + std::to_string(range.end) + order_by + ") TO " +
-                                                  sql_string_literal(leaf) + options);
-        const int64_t n = rows_written(r);
-        if (n != p.rows)
-          throw Error("internal error: partition Norder=" + std::to_string(p.order) + ", Npix=" + std::to_string(p.pixel) + " wrote " +
-                      std::to_string(n) + " rows, planned " + std::to_string(p.rows));
-        written += n;
-        progress("write", static_cast<double>(written) / report_.rows, written, report_.rows);
-      }
-      for (int64_t b : unit.buckets) fs::remove_all(staging_ + "/buckets/_bucket=" + std::to_string(b));
-      fs::remove(staging_ + "/sorted-" + std::to_string(unit.buckets.front()) + ".parquet");
-      ++done;
+    for (const auto& p : report_.partitions) {
+      const PixelRange range = to_order29({p.pixel, p.pixel + 1}, p.order);
+      const std::string leaf = leaf_path(dataset, p.order, p.pixel);
+      fs::create_directories(fs::path(leaf).parent_path());
+      QueryResult r = run_query(con_.get(), "COPY (SELECT " + cols + " FROM " + source + " WHERE _healpix_29 >= " + std::to_string(range.begin) +
+                                                " AND _healpix_29 < " + std::to_string(range.end) + ") TO " + sql_string_literal(leaf) + options);
+      const int64_t n = rows_written(r);
+      if (n != p.rows)
+        throw Error("internal error: partition Norder=" + std::to_string(p.order) + ", Npix=" + std::to_string(p.pixel) + " wrote " +
+                    std::to_string(n) + " rows, planned " + std::to_string(p.rows));
+      written += n;
+      progress("write", static_cast<double>(written) / report_.rows, written, report_.rows);
     }
     if (written != report_.rows) throw Error("internal error: wrote " + std::to_string(written) + " rows of " + std::to_string(report_.rows));
+    fs::remove(sorted_file());
   }
 
   void write_metadata() {

@@ -1,11 +1,14 @@
 // Ingest: CSV, Parquet or FITS tables into a HATS catalog of a catalog root.
 //
-// Streaming with bounded memory (DuckDB's memory limit, spilling to the
-// staging folder), in three passes:
-//   1. read the input once, adding `_healpix_29`, into coarse spatial buckets;
-//   2. histogram the buckets at `highest_order` and plan partitions (hats-import rules);
-//   3. per work unit (a partition, or a bucket holding several), sort by
-//      `_healpix_29` and write the leaves.
+// Streaming with bounded memory (DuckDB's memory limit; its external sort
+// spills to the staging folder), in three passes:
+//   1. read the input once, adding `_healpix_29`, sorted by it into one
+//      staging Parquet file with small row groups;
+//   2. histogram `_healpix_29` at `highest_order` and plan partitions (hats-import rules);
+//   3. cut each partition's contiguous range out of the sorted file (row
+//      groups pruned by their statistics) into its leaf.
+// (Measured 2x faster than first bucketing rows by a coarse pixel with
+// DuckDB's partitioned writer, which is slow with many files.)
 // Everything is written under `<root>/.ingest-<name>-<pid>/` and published by
 // one rename: a catalog is visible only when complete.
 #pragma once
