@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 PYBIND11_DIR = $(shell $(PY) -m pybind11 --cmakedir)
 JOBS ?= $(shell nproc)
 
+include platform/Makefile.fragment
+
 .PHONY: all setup build install-python demo test test-cpp test-asan test-python bench format clean
 
 all: build

@@ -10,7 +10,8 @@ say() { printf '[setup] %s\n' "$*"; }
 
 # --- Debian packages ---------------------------------------------------------
 APT_PACKAGES=(g++ cmake ninja-build make pkg-config curl ca-certificates
-  libhealpix-cxx-dev libcfitsio-dev libcli11-dev libgtest-dev googletest libgsl-dev)
+  libhealpix-cxx-dev libcfitsio-dev libcli11-dev libgtest-dev googletest libgsl-dev
+  chromium)  # chromium: the platform's browser test (driven by playwright-core, never downloaded)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -53,6 +54,14 @@ if [ ! -f "$HDR" ] || [ "$(cat third_party/duckdb/VERSION 2>/dev/null)" != "$DUC
   cp "$tmp/duckdb-${DUCKDB_VERSION}/external/duckdb/src/include/duckdb.h" "$HDR"
   echo "$DUCKDB_VERSION" > third_party/duckdb/VERSION
 fi
+
+# --- npm packages of the platform (configurable-http-proxy) and its browser test (playwright-core)
+for dir in platform tests/platform; do
+  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    say "installing npm packages of $dir (package scripts disabled)"
+    (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  fi
+done
 
 # --- Python virtual environment -------------------------------------------------
 if [ ! -x .venv/bin/python ]; then

@@ -52,7 +52,13 @@ class Connection:
 
 
 def connect(threads: int | None = None, memory_limit: str | None = None, temp_directory: str | None = None) -> Connection:
-    """Open an engine with the given options (see Connection)."""
+    """Open an engine with the given options (see Connection). Unset options
+    follow LODESTAR_THREADS / LODESTAR_MEMORY_LIMIT (set by the platform's
+    spawn profiles), then DuckDB's defaults."""
+    if threads is None:
+        threads = int(os.environ.get("LODESTAR_THREADS", "0") or 0) or None
+    if memory_limit is None:
+        memory_limit = os.environ.get("LODESTAR_MEMORY_LIMIT") or None
     return Connection(threads=threads, memory_limit=memory_limit, temp_directory=temp_directory)
 
 
@@ -116,8 +122,7 @@ def default_connection() -> Connection:
     global _default
     with _default_lock:
         if _default is None:
-            threads = int(os.environ.get("LODESTAR_THREADS", "0") or 0)
-            _default = Connection(threads=threads or None, memory_limit=os.environ.get("LODESTAR_MEMORY_LIMIT"))
+            _default = connect()
         return _default
 
 

@@ -64,18 +64,36 @@ async function firstUser() {
     await Promise.all([page.waitForURL(/\/user\/[^/]+\/lab/, { timeout }), page.click("form#spawn_form [type=submit]")]);
     report.lab_url = page.url();
 
-    // Open the quick-start notebook the platform copied into the new home, and run all cells.
+    // JupyterLab 4 renders only the cells in view by default; render them all so the
+    // test can read every output (a user setting, stored in the user's own home).
     const user = env("LS_USER");
+    const status = await page.evaluate(async (url) => {
+      const xsrf = (document.cookie.match(/(?:^|; )_xsrf=([^;]+)/) || [])[1] || "";
+      const r = await fetch(url, {
+        method: "PUT",
+        headers: { "Content-Type": "application/json", "X-XSRFToken": decodeURIComponent(xsrf) },
+        body: JSON.stringify({ raw: JSON.stringify({ windowingMode: "none" }) }),
+      });
+      return r.status;
+    }, `${base}/user/${user}/lab/api/settings/@jupyterlab/notebook-extension:tracker`);
+    expect(status === 204 || status === 200, `notebook settings saved (${status})`);
+
+    // Open the quick-start notebook the platform copied into the new home, and run all cells
+    // once its kernel is idle.
     await page.goto(`${base}/user/${user}/lab/tree/lodestar-examples/01-quick-start.ipynb`);
-    await page.waitForSelector(".jp-NotebookPanel .jp-Cell");
-    await page.waitForSelector(".jp-Notebook-ExecutionIndicator[data-status='idle'], .jp-KernelStatus", { timeout });
+    await page.waitForSelector(".jp-NotebookPanel .jp-Cell .jp-InputArea-editor");
+    await page.getByText(/\| Idle/).first().waitFor({ timeout });
+    const news = page.locator(".jp-toast-button", { hasText: /^No$/ });
+    if (await news.count()) await news.first().click();
     await shot(page, "02-notebook-open");
     await page.locator(".lm-MenuBar-itemLabel", { hasText: /^Run$/ }).click();
     await page.locator(".lm-Menu-itemLabel", { hasText: /^Run All Cells$/ }).click();
 
-    // Done when the last code cell has an execution count and no cell is queued or running.
+    // Done when every code cell has an execution count and none is queued or running, or
+    // when a cell failed (Run All stops there).
     await page.waitForFunction(
       () => {
+        if (document.querySelector(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")) return true;
         const prompts = [...document.querySelectorAll(".jp-CodeCell .jp-InputArea-prompt")].map((p) => p.textContent.trim());
         return prompts.length > 0 && prompts.every((p) => /^\[\d+\]:$/.test(p));
       },
@@ -96,6 +114,9 @@ async function firstUser() {
     report.skymap_size = size;
     await page.locator(".jp-OutputArea-output img").first().scrollIntoViewIfNeeded();
     await shot(page, "03-quick-start-ran");
+  } catch (err) {
+    await page.screenshot({ path: path.join(artifacts, "failure-user1.png"), fullPage: true }).catch(() => {});
+    throw err;
   } finally {
     await context.close();
   }

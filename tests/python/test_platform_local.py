@@ -31,6 +31,16 @@ def platform():
         def catalogs(root):  # present before `up`, which seals the root
             (root / "demo").mkdir()
             (root / "demo" / "README").write_text("a catalog\n")
+            import lodestar
+
+            if hasattr(lodestar, "ingest"):  # one real catalog of 100 known rows
+                import numpy as np
+                import pandas as pd
+
+                rng = np.random.default_rng(3)
+                rows = pd.DataFrame({"id": np.arange(100), "ra": rng.uniform(0, 360, 100), "dec": rng.uniform(-60, 60, 100)})
+                rows.to_parquet(p.workdir / "tiny.parquet", index=False)
+                lodestar.ingest(str(p.workdir / "tiny.parquet"), "tiny", root=str(root), progress=False)
 
         p.start("--dask-workers", "1", "--idle-timeout", "3600", "--cull-every", "60", prepare_catalogs=catalogs)
         p.alice = p.add_user("alice")
@@ -246,10 +256,12 @@ def test_catalogs_api_lists_the_shared_catalogs(platform, alice_session):
         pytest.skip("lodestar.Catalogs is not available in this build yet")
     kernel = Kernel(platform, platform.alice[0], alice_session.token())
     try:
-        out = kernel.run("import lodestar; print(repr(lodestar.Catalogs().list()))")
+        out = kernel.run("import lodestar; c = lodestar.Catalogs(); print(c.list()); print(c.load('tiny').count())")
     finally:
         kernel.close()
-    assert "[" in out or "(" in out  # the call works against the shared root as the user
+    listed, count = out.strip().splitlines()
+    assert listed == str(lodestar.Catalogs(platform.catalog_root).list()) == "['tiny']"  # same as root sees, read as alice
+    assert count == "100"
 
 
 # --- files: private homes, read-only catalogs, example notebooks --------------------------
@@ -342,3 +354,28 @@ def test_down_stops_everything_it_started(platform, alice_session, bob_session):
     assert [pid for pid in before if alive(pid)] == []
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", platform.settings["port"])) != 0
+
+
+def test_up_preloads_the_demo_catalogs_read_only():
+    p = Platform()
+    try:
+        p.start("--dask-workers", "0", "--demo-objects", "500", demo_data=True)
+        import lodestar
+
+        names = lodestar.Catalogs(p.catalog_root).list()
+        assert {"ztf_objects", "ztf_detections", "gaia"} <= set(names)
+        assert lodestar.Catalogs(p.catalog_root).load("ztf_objects").count() == 500
+        user = p.add_user("reader")[0]
+        some_file = next(f for f in (p.catalog_root / "ztf_objects").rglob("*") if f.is_file())
+        assert as_user(user, "head", "-c", "4", str(some_file)).returncode == 0
+        r = as_user(user, "touch", str(some_file))
+        assert r.returncode != 0 and "Permission denied" in r.stderr
+        # A second start keeps the catalogs (demo-data would replace them).
+        p.stop()
+        before = some_file.stat().st_mtime_ns
+        r = run_platform("up", "--state-dir", str(p.state), "--catalog-root", str(p.catalog_root), "--port", "0", "--dask-workers", "0",
+                         "--users-group", p.users_group, "--admin-group", p.admin_group, "--service-user", p.service_user)
+        assert r.returncode == 0, r.stderr
+        assert some_file.stat().st_mtime_ns == before
+    finally:
+        p.cleanup()

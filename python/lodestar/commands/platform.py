@@ -261,9 +261,15 @@ def ensure_secret(path: Path, nbytes: int = 32) -> None:
 # --- commands ---------------------------------------------------------------------------
 
 
-def demo_data(root: Path, env: dict) -> None:
-    """Pre-load the demo catalogs with `lodestar demo-data ROOT`."""
-    cmd = [sys.executable, "-m", "lodestar.cli", "demo-data", str(root)]
+DEMO_CATALOGS = ("ztf_objects", "ztf_detections", "gaia")  # what the example notebooks load by name
+
+
+def demo_data(root: Path, env: dict, objects: int | None) -> None:
+    """Pre-load the demo catalogs with `lodestar demo-data ROOT`, unless they are there already
+    (demo-data replaces them, and admins may have curated the root since)."""
+    if all((root / name).is_dir() for name in DEMO_CATALOGS):
+        return
+    cmd = [sys.executable, "-m", "lodestar.cli", "demo-data", str(root), *(["--objects", str(objects)] if objects else [])]
     result = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if result.returncode != 0:
         raise PlatformError(
@@ -303,7 +309,7 @@ def cmd_up(args) -> int:
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTERHUB_", "LODESTAR_PLATFORM"))}
     base_env[MARKER] = str(state)
     if not args.no_demo_data:
-        demo_data(root, base_env)
+        demo_data(root, base_env, args.demo_objects)
     seal_catalog_root(root, admin_gid)
 
     ensure_secret(state / "jupyterhub_cookie_secret")
@@ -459,6 +465,7 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--cull-every", type=int, default=300, help="seconds between idle checks")
     up.add_argument("--service-user", default=SERVICE_USER, help=f"unprivileged account running Dask (default {SERVICE_USER})")
     up.add_argument("--no-demo-data", action="store_true", help="do not run `lodestar demo-data` on the catalog root")
+    up.add_argument("--demo-objects", type=int, help="size of the demo survey (passed to `lodestar demo-data --objects`)")
     up.add_argument("--platform-dir", help="the platform/ folder of the sources (found automatically)")
     up.add_argument("--examples-dir", help="notebooks copied to new users (default: notebooks/ of the sources)")
     up.add_argument("--timeout", type=float, default=120, help="seconds to wait for the hub")
