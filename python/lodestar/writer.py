@@ -85,6 +85,9 @@ class CatalogWriter:
         from .catalog import open_catalog
 
         cat_dir = Path(self.staging) / "catalog"
+        # Temporary files of tasks that died mid-write (their retries wrote the leaf again).
+        for stray in (cat_dir / "dataset").rglob(".*") if (cat_dir / "dataset").exists() else []:
+            stray.unlink(missing_ok=True)
         kept = sorted(((o, p, n) for o, p, n in partitions if n > 0), key=lambda t: (t[1] << (2 * (29 - t[0])), t[0]))
         for o, p, n in partitions:
             if n == 0:
