@@ -65,16 +65,21 @@ class Connection {
   duckdb_connection con_ = nullptr;
 };
 
-// A materialized query result. Moves only.
+// A materialized query result. Moves only. It may own the connection that
+// produced it: the result's Arrow export reads that connection's client
+// context, so the connection must outlive the result.
 class QueryResult {
  public:
   QueryResult() = default;
   QueryResult(const QueryResult&) = delete;
   QueryResult& operator=(const QueryResult&) = delete;
-  QueryResult(QueryResult&& other) noexcept : result_(other.result_), valid_(std::exchange(other.valid_, false)) {}
+  QueryResult(QueryResult&& other) noexcept
+      : result_(other.result_), valid_(std::exchange(other.valid_, false)), owner_(std::move(other.owner_)) {}
   ~QueryResult() {
     if (valid_) duckdb_destroy_result(&result_);
+    // owner_ (the connection) is destroyed after this body: after the result.
   }
+  void keep_connection(Connection&& con) { owner_ = std::move(con); }
   duckdb_result* raw() { return &result_; }
   void mark_valid() { valid_ = true; }
   idx_t column_count() { return duckdb_column_count(&result_); }
@@ -83,6 +88,7 @@ class QueryResult {
  private:
   duckdb_result result_{};
   bool valid_ = false;
+  Connection owner_;
 };
 
 class DataChunk {

@@ -57,7 +57,9 @@ Connection Engine::connect() const { return Connection(db_.get()); }
 
 QueryResult Engine::query(const std::string& sql) {
   Connection con = connect();
-  return run_query(con.get(), sql);
+  QueryResult result = run_query(con.get(), sql);
+  result.keep_connection(std::move(con));
+  return result;
 }
 
 QueryResult run_query(duckdb_connection con, const std::string& sql) {
