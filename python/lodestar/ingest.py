@@ -73,12 +73,15 @@ def ingest(
     The catalog becomes visible only when complete; an existing catalog is
     replaced only with overwrite=True.
     """
-    if margin_arcsec is not None:
-        raise NotImplementedError("margin caches are not written by ingest yet; crossmatch fetches neighbouring rows itself")
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     inputs = [os.fspath(i) for i in inputs]
     root = os.fspath(root) if root is not None else _core.default_catalog_root()
+    if margin_arcsec is not None:
+        return _ingest_collection(inputs, name, root, float(margin_arcsec), overwrite, connection,
+                                  dict(ra=ra, dec=dec, pixel_threshold=pixel_threshold, highest_order=highest_order,
+                                       drop_invalid=drop_invalid, memory_limit=memory_limit, threads=threads, types=types,
+                                       row_group_rows=row_group_rows, progress=progress))
     show = sys.stderr.isatty() if progress is None else progress
     bar = _TqdmProgress(show)
     try:
@@ -92,4 +95,58 @@ def ingest(
         bar.close()
     cat = Catalog(_core.open_catalog(report["path"]), connection=connection)
     cat.ingest_report = report
+    return cat
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _ingest_collection(inputs, name, root, margin_arcsec, overwrite, connection, options) -> Catalog:
+    """Primary catalog + margin cache, tied by a collection folder `name`;
+    built in an invisible staging folder and published by one rename."""
+    import shutil
+    from pathlib import Path
+
+    from .catalog import open_catalog
+    from .margins import write_margin_catalog
+
+    if not margin_arcsec > 0:
+        raise ValueError(f"margin_arcsec must be > 0, got {margin_arcsec}")
+    root_p = Path(root)
+    root_p.mkdir(parents=True, exist_ok=True)
+    target = root_p / name
+    if target.exists() and not overwrite:
+        raise _core.LodestarError(f"catalog '{name}' already exists in {root}; choose another name or pass overwrite to replace it")
+    for stale in root_p.glob(f".ingest-{name}-*-collection"):
+        pid = stale.name[len(f".ingest-{name}-"):].split("-")[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    staging = root_p / f".ingest-{name}-{os.getpid()}-collection"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        primary = ingest(inputs, name, root=staging, connection=connection, **options)
+        margin_name = f"{name}_margin_{margin_arcsec:g}arcsec".replace(".", "p")
+        rows = write_margin_catalog(primary, staging / margin_name, margin_name, margin_arcsec)
+        (staging / "collection.properties").write_text(
+            "#HATS Collection\n"
+            f"obs_collection={name}\nhats_primary_table_url={name}\nall_margins={margin_name}\n"
+            f"default_margin={margin_name}\nhats_builder=lodestar v{_core.__version__}\n"
+        )
+        if target.exists():
+            os.replace(target, staging / ".replaced")
+        os.replace(staging, target)
+        shutil.rmtree(target / ".replaced", ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    cat = open_catalog(target, connection=connection)
+    cat.ingest_report = dict(primary.ingest_report, path=str(target), margin_rows=rows, margin_arcsec=margin_arcsec)
     return cat

@@ -224,3 +224,37 @@ def test_cli_ingest_and_catalogs_and_sql_by_name(tmp_path):
     assert q.stdout.splitlines()[1] == str((pd.read_csv(csv)["dec"] < -60).sum())
     again = run_cli("ingest", str(csv), "--name", "sky", "--root", str(tmp_path))
     assert again.returncode == 1 and "already exists" in again.stderr
+
+
+def test_margin_cache_collection(tmp_path):
+    """ingest(margin_arcsec=...) writes primary + margin tied by a collection; each
+    margin partition holds every other partition's row within the threshold of
+    the pixel's boundary (checked against densely sampled healpy boundaries)
+    and never a row of its own pixel."""
+    import healpy as hp
+
+    from catalog_checks import read_leaves
+
+    csv = shared_path("hats-fixtures", "raw", "small_sky_source", "small_sky_source.csv")
+    threshold = 1800.0
+    cat = ingest(csv, "src", tmp_path, ra="source_ra", dec="source_dec", pixel_threshold=2000, margin_arcsec=threshold)
+    assert (tmp_path / "src" / "collection.properties").exists()
+    assert cat.margin is not None and cat.margin.properties["dataproduct_type"] == "margin"
+    assert float(cat.margin.properties["hats_margin_threshold"]) == threshold
+    rows = read_leaves(tmp_path / "src" / "src")
+    margin = read_leaves(Path(cat.margin.path))
+    ra, dec, h = rows.source_ra.to_numpy(), rows.source_dec.to_numpy(), rows._healpix_29.to_numpy()
+    for (order, pix), grp in rows.groupby(["__Norder", "__Npix"]):
+        vec = hp.boundaries(2**order, pix, step=400, nest=True)  # (3, 4*step) points along the edges
+        b_ra, b_dec = hp.vec2ang(vec.T, lonlat=True)
+        others = (h >> (2 * (29 - order))) != pix
+        near = np.zeros(len(rows), bool)
+        idx = np.flatnonzero(others)
+        for i0 in range(0, len(idx), 2000):
+            sel = idx[i0:i0 + 2000]
+            d = lodestar.ang_sep(np.repeat(ra[sel], len(b_ra)), np.repeat(dec[sel], len(b_ra)),
+                                 np.tile(b_ra, len(sel)), np.tile(b_dec, len(sel))).reshape(len(sel), -1).min(axis=1)
+            near[sel] = d * 3600 <= threshold * 0.99  # sampled boundary: a hair of slack
+        got = margin[(margin.__Norder == order) & (margin.__Npix == pix)]
+        assert not np.any((got._healpix_29.to_numpy() >> (2 * (29 - order))) == pix), "own rows in the margin"
+        assert set(rows.source_id[near]) <= set(got.source_id), f"margin of ({order}, {pix}) misses rows"

@@ -1,0 +1,106 @@
+"""Margin caches: for each partition pixel P of a catalog, copies of the rows of
+*other* partitions lying within a threshold of P — what a crossmatch of radius
+r <= threshold needs beyond P's own rows (HATS `dataproduct_type=margin`).
+
+The selection is inclusive: a row goes into P's margin when its pixel, at a
+fine order, can be within the threshold of P (HEALPix C++ inclusive queries,
+`pixel_neighbourhood`). It never misses a row within the threshold and may hold
+a few slightly beyond it, which a crossmatch's exact distance test discards.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from . import _core
+from .catalog import Catalog, _merge_ranges, _quote_ident
+from .engine import default_connection
+from .writer import leaf_path, write_leaf
+
+MAX_ORDER = 29
+
+
+def margin_order(partition_order: int, threshold_deg: float) -> int:
+    """A pixel order fine enough that a pixel is ~1/4 of the threshold (few extra rows), but bounded."""
+    fine = int(math.floor(math.log2(58.6 / max(threshold_deg, 1e-9)))) + 2
+    return int(min(MAX_ORDER - 1, max(partition_order + 1, fine)))
+
+
+def margin_ranges29(order: int, pixel: int, threshold_deg: float) -> np.ndarray:
+    """Order-29 ranges of P's neighbourhood minus P itself."""
+    at = margin_order(order, threshold_deg)
+    ranges = np.asarray(_core.pixel_neighbourhood(order, pixel, threshold_deg, at), dtype=np.int64).reshape(-1, 2)
+    ranges = _merge_ranges(ranges << (2 * (MAX_ORDER - at)))
+    own_lo, own_hi = pixel << (2 * (MAX_ORDER - order)), (pixel + 1) << (2 * (MAX_ORDER - order))
+    out = []
+    for b, e in ranges:  # subtract [own_lo, own_hi)
+        if e <= own_lo or b >= own_hi:
+            out.append((b, e))
+        else:
+            if b < own_lo:
+                out.append((b, own_lo))
+            if e > own_hi:
+                out.append((own_hi, e))
+    return np.asarray(out, dtype=np.int64).reshape(-1, 2)
+
+
+def write_margin_catalog(primary: Catalog, out_dir: str | os.PathLike, name: str, threshold_arcsec: float) -> int:
+    """Write the margin catalog of `primary` into folder out_dir (not published:
+    the caller moves it into place). Returns the number of margin rows."""
+    if not threshold_arcsec > 0:
+        raise ValueError(f"margin threshold must be > 0 arcsec, got {threshold_arcsec}")
+    threshold_deg = threshold_arcsec / 3600.0
+    out_dir = Path(out_dir)
+    staging = out_dir.parent / f".{out_dir.name}-staging"
+    con = default_connection()
+    hp = _quote_ident(primary._meta["healpix_column"])
+    parts = []
+    for order, pixel in zip(primary._meta["orders"], primary._meta["pixels"]):
+        ranges = margin_ranges29(int(order), int(pixel), threshold_deg)
+        neighbours = primary.restrict_to(ranges, None, "margin")
+        files = neighbours._files()
+        if not files or len(ranges) == 0:
+            continue
+        rel = _core.catalog_relation_sql(con._engine, primary.path, files)
+        cond = " OR ".join(f"{hp} BETWEEN {b} AND {e - 1}" for b, e in ranges)
+        n = write_leaf(str(staging), int(order), int(pixel), f"(SELECT * FROM {rel} WHERE {cond})", primary._meta["healpix_column"], con)
+        if n == 0:
+            leaf_path(staging / "catalog", int(order), int(pixel)).unlink(missing_ok=True)
+        else:
+            parts.append((int(order), int(pixel), n))
+    cat_dir = staging / "catalog"
+    (cat_dir / "dataset").mkdir(parents=True, exist_ok=True)
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(Path(primary.path) / "dataset" / "_common_metadata")
+    pq.write_metadata(schema, cat_dir / "dataset" / "_common_metadata")
+    parts.sort(key=lambda t: (t[1] << (2 * (MAX_ORDER - t[0])), t[0]))
+    with open(cat_dir / "partition_info.csv", "w") as f:
+        f.write("Norder,Npix\n" + "".join(f"{o},{p}\n" for o, p, _ in parts))
+    props = primary.properties
+    margin_props = {
+        "obs_collection": name,
+        "dataproduct_type": "margin",
+        "hats_nrows": str(sum(n for _, _, n in parts)),
+        "hats_col_ra": primary.ra_column,
+        "hats_col_dec": primary.dec_column,
+        "hats_col_healpix": primary._meta["healpix_column"],
+        "hats_col_healpix_order": "29",
+        "hats_npix_suffix": ".parquet",
+        "hats_primary_table_url": Path(primary.path).name,
+        "hats_margin_threshold": repr(float(threshold_arcsec)),
+        "hats_order": str(max((o for o, _, _ in parts), default=0)),
+        "hats_builder": props.get("hats_builder", "lodestar"),
+        "hats_creation_date": props.get("hats_creation_date", ""),
+        "hats_version": "v1.0",
+    }
+    (cat_dir / "hats.properties").write_text("#HATS catalog\n" + "".join(f"{k}={v}\n" for k, v in margin_props.items()))
+    os.replace(cat_dir, out_dir)
+    import shutil
+
+    shutil.rmtree(staging, ignore_errors=True)
+    return sum(n for _, _, n in parts)
