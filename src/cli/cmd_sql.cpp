@@ -25,7 +25,10 @@ int run_sql(const GlobalOptions& g, const SqlOptions& o) {
   {
     // Every catalog of the root is a view named like the catalog.
     Connection con = engine.connect();
-    register_root_views(con.get(), CatalogRoot(o.root.empty() ? default_catalog_root() : o.root));
+    const std::string root = o.root.empty() ? default_catalog_root() : o.root;
+    register_root_views(con.get(), CatalogRoot(root));
+    // xmatch('a', 'b', r) resolves catalog names in the same root.
+    run_query(con.get(), "SET GLOBAL lodestar_root = " + sql_string_literal(root));
   }
   const auto start = std::chrono::steady_clock::now();
   QueryResult result = engine.query(o.query);
@@ -44,6 +47,7 @@ const CommandRegistrar registrar(
     "Run SQL on the embedded engine and print the result.\n\n"
     "Catalogs of the catalog root are tables named like the catalog; Parquet files can be queried by path, e.g.\n"
     "  lodestar sql \"SELECT count(*), avg(mag_r) FROM sky WHERE cone_contains(ra, dec, 180, 30, 5)\"\n"
+    "  lodestar sql \"SELECT * FROM xmatch('gaia', 'ztf', 1.0)\"            (crossmatch two catalogs by name)\n"
     "  lodestar sql \"SELECT healpix_nest(3, ra, dec) AS pix, count(*) FROM 'sky/*.parquet' GROUP BY pix\"\n"
     "  lodestar sql \"SELECT count(*) FROM 'sky/*.parquet' WHERE cone_contains(ra, dec, 10.68, 41.27, 1.0)\"",
     10, [](CLI::App& app, const GlobalOptions& g) -> Action {
