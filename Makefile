@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc)
 
 include platform/Makefile.fragment
 
-.PHONY: all setup build install-python demo test test-cpp test-asan test-python bench format clean
+.PHONY: all setup build install-python demo demo-sky test test-cpp test-asan test-python bench format clean
 
 all: build
 
@@ -28,7 +28,12 @@ install-python:
 	@$(PY) -m pip install -q --no-build-isolation --no-deps . 2>&1 | grep -v "^\s*$$" || true
 	@$(PY) -c "import lodestar" || { echo "lodestar failed to import"; exit 1; }
 
+# The main job: the seed's science workflow on a synthetic ZTF-like survey (python/lodestar/workflow.py).
 demo: build
+	@$(VENV)/bin/lodestar demo --out out/demo
+
+# A quick SQL tour of the engine over a 1e6-source synthetic sky ingested as HATS.
+demo-sky: build
 	@scripts/demo.sh
 
 test: build

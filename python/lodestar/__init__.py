@@ -13,8 +13,10 @@ from ._core import ang_sep, healpix_nest
 from .engine import Connection, connect, sql
 from .catalog import Catalog, Catalogs, open_catalog
 from .ingest import ingest
+from .lightcurves import build_light_curves
 
 __all__ = [
+    "build_light_curves",
     "Catalog",
     "Catalogs",
     "Connection",

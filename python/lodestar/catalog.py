@@ -40,6 +40,22 @@ def _merge_ranges(ranges: np.ndarray) -> np.ndarray:
     return np.asarray(out, dtype=np.int64)
 
 
+MAX_SQL_RANGES = 256
+
+
+def _coarsen_ranges(ranges: np.ndarray, limit: int) -> np.ndarray:
+    """At most `limit` ranges covering `ranges` (merged across the smallest gaps):
+    a superset, so the exact predicate that follows keeps results exact while the
+    SQL stays small (fine coverage can produce 1e5 ranges)."""
+    if len(ranges) <= limit:
+        return ranges
+    gaps = ranges[1:, 0] - ranges[:-1, 1]
+    keep = np.sort(np.argsort(gaps, kind="stable")[len(gaps) - (limit - 1):])  # the limit-1 widest gaps stay open
+    starts = np.concatenate([[ranges[0, 0]], ranges[keep + 1, 0]])
+    ends = np.concatenate([ranges[keep, 1], [ranges[-1, 1]]])
+    return np.stack([starts, ends], axis=1)
+
+
 def _intersect_ranges(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     out = []
     i = j = 0
@@ -223,7 +239,8 @@ class Catalog:
         preds = list(self._plan.predicates)
         if self._plan.ranges29 is not None:
             hp = _quote_ident(self._meta["healpix_column"])
-            ranges = " OR ".join(f"{hp} BETWEEN {b} AND {e - 1}" for b, e in self._plan.ranges29)
+            sql_ranges = _coarsen_ranges(self._plan.ranges29, MAX_SQL_RANGES)
+            ranges = " OR ".join(f"{hp} BETWEEN {b} AND {e - 1}" for b, e in sql_ranges)
             preds.insert(0, f"({ranges})" if ranges else "false")
         return " AND ".join(preds) if preds else "true"
 

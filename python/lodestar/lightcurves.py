@@ -195,7 +195,10 @@ def _associate_partition(args) -> tuple[int, int]:
     task, columns, det_ra, det_dec, obj_path, obj_id, obj_ra, obj_dec, radius_arcsec, out = args
     det = read_partition(task)
     r_deg = radius_arcsec / 3600.0
-    ranges = np.asarray(_core.pixel_neighbourhood(task.order, task.pixel, r_deg, MAX_ORDER), dtype=np.int64).reshape(-1, 2)
+    # Inclusive coverage a few orders below the partition: a superset of the objects within the radius (few ranges,
+    # so partitions and row groups are pruned); the crossmatch kernel is the exact test.
+    at = min(task.order + 3, 20)
+    ranges = np.asarray(_core.pixel_neighbourhood(task.order, task.pixel, r_deg, at), dtype=np.int64).reshape(-1, 2) << (2 * (MAX_ORDER - at))
     objs = open_catalog(obj_path).restrict_to(ranges, None, "neighbourhood").select([obj_id, obj_ra, obj_dec]).to_arrow()
     if det.num_rows == 0 or objs.num_rows == 0:
         return 0, det.num_rows
@@ -420,11 +423,13 @@ def find_dimming_events(catalog: Catalog, k_sigma: float = 3.0, min_points: int 
     _struct_fields(catalog, column)
     ra_col, dec_col = catalog.ra_column, catalog.dec_column
     tasks = [(t, id_col, ra_col, dec_col, column, fields, params) for t in _lc_task(catalog, id_col, column, [ra_col, dec_col])]
-    if tasks:  # bad parameters fail before any work, with the kernel's message
-        _core.find_dimming_events(np.zeros(1, np.int64), np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0, np.int64), **params)
+    # Bad parameters fail before any work, with the kernel's message; the empty result has every column.
+    empty = _core.find_dimming_events(np.zeros(1, np.int64), np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0, np.int64), **params)
+    empty.pop("object_index")
+    empty = pd.DataFrame({id_col: [], "ra": [], "dec": [], **empty, "bands": []})
     parts = get_executor(client, executor).map(_dimming_partition, tasks, desc=f"dimming search {catalog.name}", progress=progress)
     stats = {"detections": sum(p.attrs.get("detections", 0) for p in parts), "light_curves": sum(p.attrs.get("light_curves", 0) for p in parts)}
-    ev = _concat(parts, pd.DataFrame(columns=[id_col, "ra", "dec", "score"]))
+    ev = _concat(parts, empty)
     if not include_periodic and len(ev):
         ev = ev[~ev["periodic"].astype(bool)]
     ev = ev.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
@@ -592,3 +597,66 @@ def with_column(catalog: Catalog, name: str, expr: str) -> Catalog:
         out = DerivedCatalog(catalog, ((name, expr),))
     out.head_arrow(0)  # check the expression now, with the engine's message
     return out
+
+
+# --- bring your own function: the dimming search in Python ------------------------------------------------------------
+
+
+def dimming_search_python(mjd, mag, mag_err, band=None, k_sigma: float = 3.0, extend_sigma: float = 1.5, min_points: int = 3,
+                          min_depth_mag: float = 0.05, min_baseline_points: int = 5, fit_padding_factor: float = 2.0,
+                          min_fit_padding_days: float = 10.0) -> list[dict]:
+    """The C++ detector's steps (per-band robust baseline, excess scatter, hysteresis runs, fit window and
+    initial guess; docs/lightcurves.md) in numpy, with the dip fitted by scipy (`fit_dip_scipy`): the
+    "bring your own function" version, for `map_light_curves`. No periodicity test. Returns one dict per
+    event: start, end, t_min, depth_mag, n_points, success and the fit's parameters."""
+    from .lightcurve_fit import fit_dip_scipy
+
+    t, m, e = (np.asarray(x, dtype=float) for x in (mjd, mag, mag_err))
+    b = np.zeros(t.size, dtype=object) if band is None else np.asarray(band)
+    use = np.isfinite(m)
+    order = np.flatnonzero(use)[np.argsort(t[use], kind="stable")]
+    t, m, e, b = t[order], m[order], e[order], b[order]
+    keep = np.zeros(t.size, dtype=bool)
+    resid, sigma = np.zeros(t.size), np.ones(t.size)
+    for name in np.unique(b):
+        sel = b == name
+        if sel.sum() < min_baseline_points:
+            continue
+        base = np.median(m[sel])
+        scatter = 1.4826 * np.median(np.abs(m[sel] - base))
+        excess2 = max(0.0, scatter**2 - np.median(e[sel]) ** 2)
+        keep |= sel
+        resid[sel] = m[sel] - base
+        sigma[sel] = np.sqrt(e[sel] ** 2 + excess2)
+    t, r, s = t[keep], resid[keep], sigma[keep]
+    z = r / s
+    events, i, n = [], 0, t.size
+    while i < n:
+        if z[i] < extend_sigma:
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and z[j + 1] >= extend_sigma:
+            j += 1
+        run = slice(i, j + 1)
+        deepest = i + int(np.argmax(r[run]))
+        if (z[run] >= k_sigma).sum() >= min_points and r[deepest] >= min_depth_mag:
+            start, end = t[i], t[j]
+            pad = max(fit_padding_factor * (end - start), min_fit_padding_days)
+            lo = min(start - pad, t[max(i - 8, 0)])
+            hi = max(end + pad, t[min(j + 8, n - 1)])
+            w = (t >= lo) & (t <= hi)
+            flux = 10 ** (-0.4 * r[w])
+            t_before = t[i - 1] if i > 0 else start - pad
+            t_after = t[j + 1] if j + 1 < n else end + pad
+            s_rise, s_fall = max(0.5 * (t[deepest] - t_before), 0.05), max(0.5 * (t_after - t[deepest]), 0.05)
+            ev = {"start": start, "end": end, "t_min": t[deepest], "depth_mag": r[deepest], "n_points": j - i + 1}
+            try:
+                fit = fit_dip_scipy(t[w], flux, flux * 0.4 * np.log(10.0) * s[w], t0_guess=t[deepest],
+                                    amplitude_guess=min(1 - 10 ** (-0.4 * r[deepest]), 0.95), sigma_guess=float(np.sqrt(s_rise * s_fall)),
+                                    flux=True)
+            except ValueError:
+                fit = {"success": False}
+            events.append({**ev, **fit})
+        i = j + 1
+    return events
