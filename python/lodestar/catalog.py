@@ -76,6 +76,7 @@ class _Plan:
     predicates: tuple[str, ...] = ()
     ranges29: np.ndarray | None = None  # coverage as merged [begin, end) at order 29
     limit: int | None = None
+    derived: tuple[tuple[str, str], ...] = ()  # (name, SQL expression) columns added lazily
     steps: tuple[str, ...] = field(default=())
 
 
@@ -124,6 +125,9 @@ class Catalog:
         """(column, DuckDB type) pairs of the catalog's rows."""
         if self._schema is None:
             self._schema = [tuple(c) for c in _core.catalog_schema(self.connection._engine, self.path)]
+        if self._plan.derived:
+            t = self.connection.arrow(f"DESCRIBE SELECT * FROM {self.relation_sql()}")
+            return list(zip(t.column(0).to_pylist(), t.column(1).to_pylist()))
         if self._plan.columns is None:
             return list(self._schema)
         types = dict(self._schema)
@@ -162,6 +166,7 @@ class Catalog:
         """Keep only these columns (the coordinates are not added implicitly)."""
         cols = (columns,) if isinstance(columns, str) else tuple(columns)
         known = {c for c, _ in (self._schema or _core.catalog_schema(self.connection._engine, self.path))}
+        known |= {n for n, _ in self._plan.derived}
         missing = [c for c in cols if c not in known]
         if missing:
             raise KeyError(f"catalog {self.name!r} has no column(s) {missing}; columns: {sorted(known)}")
@@ -246,7 +251,7 @@ class Catalog:
 
     def relation_sql(self) -> str:
         """SQL for this catalog's planned rows (a parenthesised SELECT)."""
-        rel = _core.catalog_relation_sql(self.connection._engine, self.path, self._files())
+        rel = _with_derived(_core.catalog_relation_sql(self.connection._engine, self.path, self._files()), self._plan.derived)
         cols = ", ".join(_quote_ident(c) for c in self._plan.columns) if self._plan.columns else "*"
         limit = f" LIMIT {int(self._plan.limit)}" if self._plan.limit is not None else ""
         return f"(SELECT {cols} FROM {rel} WHERE {self._where_sql()}{limit})"
@@ -265,8 +270,18 @@ class Catalog:
         from . import lightcurves; return lightcurves.map_light_curves(self, fn, column=column, client=client, **options)  # noqa: E702
 
     def with_column(self, name: str, expr: str) -> "Catalog":
-        """A lazy derived column from an SQL expression (AXS add_primitive_column)."""
-        from . import lightcurves; return lightcurves.with_column(self, name, expr)  # noqa: E702
+        """A lazy derived column `name` = SQL expression over the catalog's columns
+        (astronomy and light-curve functions allowed; AXS's add_primitive_column).
+        Later where/select may use it; it is computed per partition wherever the plan runs."""
+        if not isinstance(name, str) or not name or not isinstance(expr, str) or not expr.strip():
+            raise ValueError("with_column(name, expr) needs a column name and a non-empty SQL expression")
+        if name in self.columns:
+            raise ValueError(f"catalog {self.name!r} already has a column {name!r}")
+        if self._plan.columns is not None:
+            raise ValueError("with_column() must come before select(): derived columns are computed from all columns")
+        out = self._with(derived=self._plan.derived + ((name, expr),), steps=self._plan.steps + (f"with_column({name})",))
+        out.head_arrow(0)  # check the expression now, with the engine's message
+        return out
 
     add_primitive_column = with_column
 
@@ -276,7 +291,7 @@ class Catalog:
         cols = list(self._plan.columns) if self._plan.columns else None
         where = self._where_sql()
         return [
-            PartitionTask(self.path, list(files), int(o), int(p), cols, where)
+            PartitionTask(self.path, list(files), int(o), int(p), cols, where, self._plan.derived)
             for o, p, files, k in zip(self._meta["orders"], self._meta["pixels"], self._meta["files"], keep)
             if k
         ]
@@ -450,12 +465,21 @@ class PartitionTask:
     pixel: int
     columns: list | None
     where: str
+    derived: tuple = ()
+
+
+def _with_derived(rel: str, derived) -> str:
+    """The relation with derived columns appended (filters apply after, so they may use them)."""
+    if not derived:
+        return rel
+    exprs = ", ".join(f"({e}) AS {_quote_ident(n)}" for n, e in derived)
+    return f"(SELECT *, {exprs} FROM {rel})"
 
 
 def read_partition(task: PartitionTask, connection: Connection | None = None) -> pa.Table:
     """Rows of one partition with the plan applied (runs on any worker)."""
     con = connection or default_connection()
-    rel = _core.catalog_relation_sql(con._engine, task.catalog_path, task.files)
+    rel = _with_derived(_core.catalog_relation_sql(con._engine, task.catalog_path, task.files), task.derived)
     cols = ", ".join(_quote_ident(c) for c in task.columns) if task.columns else "*"
     return con.arrow(f"SELECT {cols} FROM {rel} WHERE {task.where}")
 
@@ -469,7 +493,7 @@ def _write_partition(args) -> int:
 
     staging, task, healpix_column = args
     con = default_connection()
-    rel = _core.catalog_relation_sql(con._engine, task.catalog_path, task.files)
+    rel = _with_derived(_core.catalog_relation_sql(con._engine, task.catalog_path, task.files), task.derived)
     cols = ", ".join(_quote_ident(c) for c in task.columns) if task.columns else "*"
     return write_leaf(staging, task.order, task.pixel, f"(SELECT {cols} FROM {rel} WHERE {task.where})", healpix_column, con)
 

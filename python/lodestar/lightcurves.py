@@ -498,105 +498,12 @@ def map_light_curves(catalog: Catalog, fn: Callable, column: str = LC_COLUMN, fi
     return _concat(parts, pd.DataFrame(columns=[id_col, "result"]))
 
 
-# --- derived columns (AXS add_primitive_column) ------------------------------------------------------------------------
-
-
-class DerivedCatalog(Catalog):
-    """A catalog with lazily computed columns (SQL expressions over its columns,
-    astronomy and light-curve functions allowed). Reading it (head, to_pandas,
-    count, sql, where/select on the new names, map_partitions) evaluates the
-    expressions in the engine."""
-
-    def __init__(self, base: Catalog, derived: tuple[tuple[str, str], ...]):
-        super().__init__(base._meta, connection=base._con)
-        self._base = base
-        self._derived = derived
-
-    def _with(self, **changes) -> Catalog:
-        raise NotImplementedError  # not used: the overrides below keep the derived columns
-
-    def relation_sql(self) -> str:
-        exprs = ", ".join(f"({e}) AS {_quote_ident(n)}" for n, e in self._derived)
-        return f"(SELECT *, {exprs} FROM {self._base.relation_sql()})"
-
-    @property
-    def schema(self) -> list[tuple[str, str]]:
-        t = self.connection.arrow(f"DESCRIBE SELECT * FROM {self.relation_sql()}")
-        return list(zip(t.column(0).to_pylist(), t.column(1).to_pylist()))
-
-    @property
-    def columns(self) -> list[str]:
-        return [c for c, _ in self.schema]
-
-    def where(self, predicate: str) -> Catalog:
-        return _Filtered(self, predicate, None)
-
-    def select(self, columns) -> Catalog:
-        return _Filtered(self, None, (columns,) if isinstance(columns, str) else tuple(columns))
-
-    def with_column(self, name: str, expr: str) -> Catalog:
-        return with_column(self, name, expr)
-
-    def partition_tasks(self):
-        raise NotImplementedError("per-partition tasks of a catalog with derived columns: use to_pandas(), sql() or map_partitions()")
-
-    def to_arrow(self, client=None, executor=None) -> pa.Table:
-        return self.connection.arrow(f"SELECT * FROM {self.relation_sql()}")
-
-    def map_partitions(self, fn, client=None, executor=None, **kwargs) -> pd.DataFrame:
-        from .executor import get_executor
-
-        base_tasks = self._base.partition_tasks()
-        tasks = [(t, self._derived, fn, kwargs) for t in base_tasks]
-        return pd.concat(get_executor(client, executor).map(_map_derived_partition, tasks, desc=f"map {self.name}"), ignore_index=True)
-
-    def count(self) -> int:
-        return int(self.connection.arrow(f"SELECT count(*) FROM {self.relation_sql()}").column(0)[0].as_py())
-
-    def __len__(self) -> int:
-        return self.count()
-
-    def __repr__(self) -> str:
-        return f"<lodestar.Catalog {self.name!r} + derived {[n for n, _ in self._derived]}>"
-
-
-class _Filtered(DerivedCatalog):
-    def __init__(self, parent: DerivedCatalog, predicate: str | None, columns: tuple | None):
-        Catalog.__init__(self, parent._meta, connection=parent._con)
-        self._parent, self._predicate, self._cols = parent, predicate, columns
-        self._base, self._derived = parent._base, parent._derived
-
-    def relation_sql(self) -> str:
-        cols = ", ".join(_quote_ident(c) for c in self._cols) if self._cols else "*"
-        return f"(SELECT {cols} FROM {self._parent.relation_sql()} WHERE {self._predicate or 'true'})"
-
-    def map_partitions(self, fn, client=None, executor=None, **kwargs):
-        raise NotImplementedError("map_partitions after where/select on derived columns: call it before, or filter inside fn")
-
-
-def _map_derived_partition(args):
-    task, derived, fn, kwargs = args
-    con = default_connection()
-    rel = _core.catalog_relation_sql(con._engine, task.catalog_path, task.files)
-    cols = ", ".join(_quote_ident(c) for c in task.columns) if task.columns else "*"
-    exprs = ", ".join(f"({e}) AS {_quote_ident(n)}" for n, e in derived)
-    return fn(arrow_to_pandas(con.arrow(f"SELECT *, {exprs} FROM (SELECT {cols} FROM {rel} WHERE {task.where})")), **kwargs)
+# --- derived columns: Catalog.with_column (AXS add_primitive_column) lives in catalog.py ------------------------------
 
 
 def with_column(catalog: Catalog, name: str, expr: str) -> Catalog:
-    """A lazy derived column `name` = SQL expression over the catalog's columns (AXS's add_primitive_column)."""
-    if not isinstance(name, str) or not name or not isinstance(expr, str) or not expr.strip():
-        raise ValueError("with_column(name, expr) needs a column name and a non-empty SQL expression")
-    if name in catalog.columns:
-        raise ValueError(f"catalog {catalog.name!r} already has a column {name!r}")
-    if isinstance(catalog, DerivedCatalog):
-        out = DerivedCatalog(catalog._base, catalog._derived + ((name, expr),)) if type(catalog) is DerivedCatalog else None
-        if out is None:
-            raise NotImplementedError("with_column after where/select on derived columns: add the columns first")
-    else:
-        out = DerivedCatalog(catalog, ((name, expr),))
-    out.head_arrow(0)  # check the expression now, with the engine's message
-    return out
+    """A lazy derived column; see Catalog.with_column."""
+    return catalog.with_column(name, expr)
 
 
 # --- bring your own function: the dimming search in Python ------------------------------------------------------------

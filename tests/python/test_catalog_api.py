@@ -124,3 +124,19 @@ def test_real_catalogs_ingest(tmp_path):
     assert lodestar.Catalogs(tmp_path).list() == ["hd", "hip_tycho2"]
     bright = a.where("vmag < 3").count()
     assert 100 < bright < 300  # about 170 stars brighter than V=3
+
+
+def test_with_column_chains_and_writes(sky, tmp_path):
+    cat, df = sky
+    w = cat.with_column("gal_like", "abs(dec) < 20").with_column("mag2", "mag * 2").where("gal_like AND mag2 < 34")
+    got = w.select(["id", "mag2"]).to_pandas().sort_values("id").reset_index(drop=True)
+    exp = df[(df.dec.abs() < 20) & (df.mag * 2 < 34)]
+    np.testing.assert_array_equal(got["id"], np.sort(exp["id"].to_numpy()))
+    np.testing.assert_allclose(got["mag2"], exp.sort_values("id")["mag"].to_numpy() * 2)
+    assert w.map_partitions(len).sum() == len(exp)
+    out = w.write("derived", root=tmp_path)
+    assert set(out.columns) >= {"gal_like", "mag2"} and len(out) == len(exp)
+    with pytest.raises(lodestar.LodestarError):
+        cat.with_column("bad", "no_such_column + 1")
+    with pytest.raises(ValueError, match="already has a column"):
+        cat.with_column("mag", "1")
