@@ -81,7 +81,8 @@ async function firstUser() {
     // Open the quick-start notebook the platform copied into the new home, and run all cells
     // once its kernel is idle.
     await page.goto(`${base}/user/${user}/lab/tree/lodestar-examples/01-quick-start.ipynb`);
-    await page.waitForSelector(".jp-NotebookPanel .jp-Cell .jp-InputArea-editor");
+    // Attached, not visible: a rendered markdown cell (often the first) hides its editor.
+    await page.waitForSelector(".jp-NotebookPanel .jp-CodeCell .jp-InputArea-editor", { state: "attached", timeout });
     await page.getByText(/\| Idle/).first().waitFor({ timeout });
     const news = page.locator(".jp-toast-button", { hasText: /^No$/ });
     if (await news.count()) await news.first().click();
