@@ -9,6 +9,7 @@ from typing import Iterable
 from . import _core
 from .catalog import Catalog
 from .engine import Connection
+from .processes import pid_alive
 
 
 class _TqdmProgress:
@@ -98,16 +99,6 @@ def ingest(
     return cat
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _ingest_collection(inputs, name, root, margin_arcsec, overwrite, connection, options) -> Catalog:
     """Primary catalog + margin cache, tied by a collection folder `name`;
     built in an invisible staging folder and published by one rename."""
@@ -126,7 +117,7 @@ def _ingest_collection(inputs, name, root, margin_arcsec, overwrite, connection,
         raise _core.LodestarError(f"catalog '{name}' already exists in {root}; choose another name or pass overwrite to replace it")
     for stale in root_p.glob(f".ingest-{name}-*-collection"):
         pid = stale.name[len(f".ingest-{name}-"):].split("-")[0]
-        if pid.isdigit() and not _pid_alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(stale, ignore_errors=True)
     staging = root_p / f".ingest-{name}-{os.getpid()}-collection"
     shutil.rmtree(staging, ignore_errors=True)

@@ -19,6 +19,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from ..processes import pid_alive
+
 DEFAULT_STATE_DIR = "/srv/lodestar/platform"
 DEFAULT_CATALOG_ROOT = "/srv/lodestar/catalogs"
 USERS_GROUP = "lodestar-users"
@@ -166,17 +168,7 @@ def start(cmd: list[str], log: Path, env: dict, cwd: Path, user: pwd.struct_pass
         return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=cwd, start_new_session=True, **kwargs)
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie counts as gone
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+alive = pid_alive  # the shared helper (lodestar.processes)
 
 
 def marked_processes(state: Path) -> list[int]:
