@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from . import _core
+from . import _core, storage
 from .engine import Connection, arrow_to_pandas, default_connection
 
 MAX_ORDER = 29
@@ -334,7 +334,7 @@ class Catalog:
         hp = self._meta["healpix_column"]
         if self._plan.columns is not None and hp not in self._plan.columns:
             raise ValueError(f"write() needs the spatial index column {hp!r}: include it in select()")
-        writer = CatalogWriter(root if root is not None else Path(self.path).parent, name, overwrite=overwrite)
+        writer = CatalogWriter(root if root is not None else storage.parent(self.path), name, overwrite=overwrite)
         try:
             tasks = [(writer.staging, t, hp) for t in self.partition_tasks()]
             counts = get_executor(client, executor).map(_write_partition, tasks, desc=f"write {name}")
@@ -521,11 +521,13 @@ def _concat_tables(tables: list[pa.Table], catalog: "Catalog") -> pa.Table:
 class Catalogs:
     """A catalog root: a folder of catalogs, loaded by name.
 
-    The default root is $LODESTAR_ROOT, else ~/.lodestar/catalogs.
+    The default root is $LODESTAR_ROOT, else ~/.lodestar/catalogs. A root may
+    be a local folder or an object-store prefix (s3://bucket/prefix, see
+    lodestar.storage); catalogs load the same way from both.
     """
 
     def __init__(self, root: str | os.PathLike | None = None, connection: Connection | None = None):
-        self.root = str(root) if root is not None else _core.default_catalog_root()
+        self.root = os.fspath(root) if root is not None else _core.default_catalog_root()
         self._con = connection
 
     def list(self) -> list[str]:
@@ -559,4 +561,5 @@ class Catalogs:
 
 def open_catalog(path: str | os.PathLike, connection: Connection | None = None) -> Catalog:
     """Open any HATS catalog or collection folder (written by Lodestar, LSDB or hats-import)."""
-    return Catalog(_core.open_catalog(str(Path(path))), connection=connection)
+    path = os.fspath(path)
+    return Catalog(_core.open_catalog(path if storage.is_remote(path) else str(Path(path))), connection=connection)

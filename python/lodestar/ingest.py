@@ -6,7 +6,7 @@ import os
 import sys
 from typing import Iterable
 
-from . import _core
+from . import _core, storage
 from .catalog import Catalog
 from .engine import Connection
 from .processes import pid_alive
@@ -78,6 +78,11 @@ def ingest(
         inputs = [inputs]
     inputs = [os.fspath(i) for i in inputs]
     root = os.fspath(root) if root is not None else _core.default_catalog_root()
+    if storage.is_remote(root):
+        return _ingest_remote(inputs, name, root, overwrite, connection,
+                              dict(ra=ra, dec=dec, pixel_threshold=pixel_threshold, highest_order=highest_order,
+                                   margin_arcsec=margin_arcsec, drop_invalid=drop_invalid, memory_limit=memory_limit,
+                                   threads=threads, types=types, row_group_rows=row_group_rows, progress=progress))
     if margin_arcsec is not None:
         return _ingest_collection(inputs, name, root, float(margin_arcsec), overwrite, connection,
                                   dict(ra=ra, dec=dec, pixel_threshold=pixel_threshold, highest_order=highest_order,
@@ -140,4 +145,36 @@ def _ingest_collection(inputs, name, root, margin_arcsec, overwrite, connection,
         raise
     cat = open_catalog(target, connection=connection)
     cat.ingest_report = dict(primary.ingest_report, path=str(target), margin_rows=rows, margin_arcsec=margin_arcsec)
+    return cat
+
+
+def _ingest_remote(inputs, name, root, overwrite, connection, options) -> Catalog:
+    """Ingest into an object-store root: the catalog (or collection) is built
+    in a local temporary root — the external sort needs a local disk anyway —
+    then uploaded under the root's staging prefix and published (properties
+    last; lodestar.storage). Nothing is visible until it is complete."""
+    import shutil
+    import tempfile
+
+    from .catalog import open_catalog
+    from .writer import _check_name
+
+    _check_name(name)
+    target = storage.join(root, name)
+    if storage.catalog_exists(target) and not overwrite:
+        raise _core.LodestarError(f"catalog '{name}' already exists in {root}; choose another name or pass overwrite to replace it")
+    local_root = tempfile.mkdtemp(prefix=f"lodestar-ingest-{name}-", dir=os.environ.get("LODESTAR_TMPDIR"))
+    staging = storage.staging_prefix(root, name)
+    try:
+        built = ingest(inputs, name, root=local_root, connection=connection, **options)
+        report = dict(built.ingest_report)
+        storage.upload_tree(os.path.join(local_root, name), staging)
+        storage.publish(staging, target, overwrite=overwrite)
+    except BaseException:
+        storage.discard_staging(staging)
+        raise
+    finally:
+        shutil.rmtree(local_root, ignore_errors=True)
+    cat = open_catalog(target, connection=connection)
+    cat.ingest_report = dict(report, path=target)
     return cat

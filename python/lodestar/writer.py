@@ -8,7 +8,11 @@ HATS, atomically, from in-process threads or Dask workers alike.
     catalog = writer.publish(partitions=[(order, pixel, rows), ...], ra_column="ra", dec_column="dec")
 
 Leaves go under `<root>/.write-<name>-<pid>/catalog/` and the catalog appears
-by one rename after its metadata is written: never partially visible.
+by one rename after its metadata is written: never partially visible. On an
+object store (s3:// roots) leaves are written straight to
+`<root>/.lodestar-staging/<name>-<id>/catalog/` by the engine (an S3 PUT is
+atomic, and a retried task overwrites the same key), and publishing copies
+them server-side with the properties last (lodestar.storage).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import _core
+from . import _core, storage
 from .engine import Connection, default_connection
 
 ROW_GROUP_ROWS = 20_000
@@ -37,11 +41,30 @@ def leaf_path(catalog_dir: str | os.PathLike, order: int, pixel: int) -> Path:
     return Path(catalog_dir) / "dataset" / f"Norder={order}" / f"Dir={pixel // 10000 * 10000}" / f"Npix={pixel}.parquet"
 
 
+def leaf_url(catalog_dir: str, order: int, pixel: int) -> str:
+    """leaf_path for local folders and s3:// prefixes alike (as a string)."""
+    if storage.is_remote(catalog_dir):
+        return storage.join(catalog_dir, "dataset", f"Norder={order}", f"Dir={pixel // 10000 * 10000}", f"Npix={pixel}.parquet")
+    return str(leaf_path(catalog_dir, order, pixel))
+
+
+def _sql_str(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _copy_sorted_sql(source: str, target: str, healpix_column: str) -> str:
+    hp = '"' + healpix_column.replace('"', '""') + '"'
+    return (f"COPY (SELECT * FROM {source} ORDER BY {hp}) TO {_sql_str(target)} "
+            f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS})")
+
+
 def write_leaf(staging: str, order: int, pixel: int, source, healpix_column: str = "_healpix_29",
                connection: Connection | None = None) -> int:
     """Write one partition leaf, sorted by the spatial index, ZSTD. `source` is
     an SQL relation (FROM-clause text) or a pyarrow Table. Returns rows written.
     Written to a unique temporary name and renamed: retries never duplicate."""
+    if storage.is_remote(staging):
+        return _write_remote_leaf(staging, order, pixel, source, healpix_column, connection)
     final = leaf_path(Path(staging) / "catalog", order, pixel)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}")
@@ -51,31 +74,51 @@ def write_leaf(staging: str, order: int, pixel: int, source, healpix_column: str
         rows = table.num_rows
     else:
         con = connection or default_connection()
-        hp = '"' + healpix_column.replace('"', '""') + '"'
-        t = con.arrow(
-            f"COPY (SELECT * FROM {source} ORDER BY {hp}) TO '{str(tmp).replace(chr(39), chr(39) * 2)}' "
-            f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
-        )
+        t = con.arrow(_copy_sorted_sql(source, str(tmp), healpix_column))
         rows = int(t.column(0)[0].as_py())
     os.replace(tmp, final)
     return rows
 
 
+def _write_remote_leaf(staging: str, order: int, pixel: int, source, healpix_column: str, connection) -> int:
+    """One leaf as one object at its final key under the staging prefix: an
+    S3 PUT (or completed multipart upload) appears whole or not at all."""
+    final = leaf_url(storage.join(staging, "catalog"), order, pixel)
+    if isinstance(source, pa.Table):
+        table = source.sort_by(healpix_column) if source.num_rows else source
+        storage.write_parquet_table(table, final, ROW_GROUP_ROWS)
+        return table.num_rows
+    con = connection or default_connection()
+    return int(con.arrow(_copy_sorted_sql(source, final, healpix_column)).column(0)[0].as_py())
+
+
 class CatalogWriter:
     def __init__(self, root: str | os.PathLike | None, name: str, overwrite: bool = False):
         _check_name(name)
-        self.root = Path(root if root is not None else _core.default_catalog_root())
+        root = os.fspath(root) if root is not None else _core.default_catalog_root()
         self.name = name
+        self.overwrite = overwrite
+        self.remote = storage.is_remote(root)
+        if self.remote:
+            self.root = root.rstrip("/")
+            self.target = storage.join(self.root, name)
+            if storage.catalog_exists(self.target) and not overwrite:
+                raise FileExistsError(f"catalog {name!r} already exists in {self.root}; choose another name or pass overwrite=True")
+            self.staging = storage.staging_prefix(self.root, name)
+            return
+        self.root = Path(root)
         self.target = self.root / name
         if self.target.exists() and not overwrite:
             raise FileExistsError(f"catalog {name!r} already exists in {self.root}; choose another name or pass overwrite=True")
-        self.overwrite = overwrite
         self.root.mkdir(parents=True, exist_ok=True)
         self.staging = str(self.root / f".write-{name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
         Path(self.staging, "catalog").mkdir(parents=True)
 
     def abort(self) -> None:
-        shutil.rmtree(self.staging, ignore_errors=True)
+        if self.remote:
+            storage.discard_staging(self.staging)
+        else:
+            shutil.rmtree(self.staging, ignore_errors=True)
 
     def publish(self, partitions: list[tuple[int, int, int]], ra_column: str, dec_column: str,
                 dataproduct_type: str = "object", extra_properties: dict[str, str] | None = None,
@@ -84,6 +127,8 @@ class CatalogWriter:
         and make the catalog visible. Returns the opened Catalog."""
         from .catalog import open_catalog
 
+        if self.remote:
+            return self._publish_remote(partitions, ra_column, dec_column, dataproduct_type, extra_properties, schema)
         cat_dir = Path(self.staging) / "catalog"
         # Temporary files of tasks that died mid-write (their retries wrote the leaf again).
         for stray in (cat_dir / "dataset").rglob(".*") if (cat_dir / "dataset").exists() else []:
@@ -99,10 +144,43 @@ class CatalogWriter:
             schema = pq.read_schema(leaf_path(cat_dir, kept[0][0], kept[0][1]))
         (cat_dir / "dataset").mkdir(parents=True, exist_ok=True)
         pq.write_metadata(schema, cat_dir / "dataset" / "_common_metadata")
-        with open(cat_dir / "partition_info.csv", "w") as f:
-            f.write("Norder,Npix\n")
-            for o, p, _ in kept:
-                f.write(f"{o},{p}\n")
+        (cat_dir / "partition_info.csv").write_text(_partition_info(kept))
+        (cat_dir / "hats.properties").write_text(self._properties(kept, ra_column, dec_column, dataproduct_type, extra_properties))
+        if self.target.exists():
+            os.replace(self.target, Path(self.staging) / "replaced")
+        os.replace(cat_dir, self.target)
+        shutil.rmtree(self.staging, ignore_errors=True)
+        return open_catalog(self.target)
+
+    def _publish_remote(self, partitions, ra_column, dec_column, dataproduct_type, extra_properties, schema):
+        import io
+
+        from .catalog import open_catalog
+
+        cat_dir = storage.join(self.staging, "catalog")
+        kept = sorted(((o, p, n) for o, p, n in partitions if n > 0), key=lambda t: (t[1] << (2 * (29 - t[0])), t[0]))
+        empty = [leaf_url(cat_dir, o, p) for o, p, n in partitions if n == 0]
+        written = set(storage.list_files(cat_dir))
+        for url in empty:
+            if url in written:
+                storage.filesystem().rm(url[len("s3://"):])
+        if not kept:
+            if schema is None:
+                raise ValueError(f"catalog {self.name!r} would be empty (no rows) and no schema was given")
+        else:
+            with storage.open_file(leaf_url(cat_dir, kept[0][0], kept[0][1])) as f:
+                schema = pq.read_schema(f)
+        buf = io.BytesIO()
+        pq.write_metadata(schema, buf)
+        storage.write_bytes(storage.join(cat_dir, "dataset", "_common_metadata"), buf.getvalue())
+        storage.write_bytes(storage.join(cat_dir, "partition_info.csv"), _partition_info(kept).encode())
+        props = self._properties(kept, ra_column, dec_column, dataproduct_type, extra_properties)
+        storage.write_bytes(storage.join(cat_dir, "hats.properties"), props.encode())
+        storage.publish(cat_dir, self.target, overwrite=self.overwrite)
+        storage.discard_staging(self.staging)
+        return open_catalog(self.target)
+
+    def _properties(self, kept, ra_column, dec_column, dataproduct_type, extra_properties) -> str:
         props = {
             "obs_collection": self.name,
             "dataproduct_type": dataproduct_type,
@@ -118,9 +196,8 @@ class CatalogWriter:
             "hats_version": "v1.0",
         }
         props.update(extra_properties or {})
-        (cat_dir / "hats.properties").write_text("#HATS catalog\n" + "".join(f"{k}={v}\n" for k, v in props.items()))
-        if self.target.exists():
-            os.replace(self.target, Path(self.staging) / "replaced")
-        os.replace(cat_dir, self.target)
-        shutil.rmtree(self.staging, ignore_errors=True)
-        return open_catalog(self.target)
+        return "#HATS catalog\n" + "".join(f"{k}={v}\n" for k, v in props.items())
+
+
+def _partition_info(kept) -> str:
+    return "Norder,Npix\n" + "".join(f"{o},{p}\n" for o, p, _ in kept)

@@ -4,7 +4,9 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "catalog/catalog_files.hpp"
 #include "engine/duckdb_handles.hpp"
+#include "engine/remote_access.hpp"
 
 namespace fs = std::filesystem;
 
@@ -28,6 +30,19 @@ void CatalogRoot::check_name(const std::string& name) {
 
 std::vector<std::string> CatalogRoot::list() const {
   std::vector<std::string> names;
+  if (is_remote(path_)) {
+    // One LIST of the root's second level: <root>/<name>/<x>properties marks a catalog or collection.
+    for (const auto& f : glob_remote(path_ + "/*/*properties")) {
+      const std::string file = path_basename(f);
+      if (file != "hats.properties" && file != "collection.properties" && file != "properties") continue;
+      const std::string dir = f.substr(0, f.size() - file.size() - 1);
+      const std::string name = path_basename(dir);
+      if (!name.empty() && name[0] != '.') names.push_back(name);
+    }
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    return names;
+  }
   if (!fs::is_directory(path_)) return names;
   for (const auto& entry : fs::directory_iterator(path_)) {
     const std::string name = entry.path().filename().string();

@@ -4,10 +4,13 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <regex>
 #include <sstream>
 
+#include "catalog/catalog_files.hpp"
 #include "engine/duckdb_handles.hpp"
+#include "engine/remote_access.hpp"
 
 namespace fs = std::filesystem;
 
@@ -18,41 +21,35 @@ std::string leaf_dir(const std::string& dataset, int order, int64_t pixel) {
   return dataset + "/Norder=" + std::to_string(order) + "/Dir=" + std::to_string((pixel / 10000) * 10000);
 }
 
-std::vector<std::string> parquet_files_in(const fs::path& dir) {
-  std::vector<std::string> files;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    const std::string name = entry.path().filename().string();
-    if (entry.is_regular_file() && !name.empty() && name[0] != '.' && name[0] != '_') files.push_back(entry.path().string());
-  }
-  std::sort(files.begin(), files.end());
-  return files;
+std::vector<std::string> parquet_files_in(const CatalogFiles& files, const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& [name, is_dir] : files.children(dir))
+    if (!is_dir && !name.empty() && name[0] != '.' && name[0] != '_') out.push_back(dir + "/" + name);
+  return out;
 }
 
 // The leaf file(s) of one partition, honouring hats_npix_suffix and, when
 // the expected name is absent, any `Npix=N.<suffix>` or `Npix=N/` entry.
-std::vector<std::string> resolve_leaf(const std::string& dataset, int order, int64_t pixel, const std::string& suffix) {
+std::vector<std::string> resolve_leaf(const CatalogFiles& files, const std::string& dataset, int order, int64_t pixel,
+                                      const std::string& suffix) {
   const std::string dir = leaf_dir(dataset, order, pixel);
   const std::string stem = "Npix=" + std::to_string(pixel);
   if (suffix == "/") {
-    if (fs::is_directory(dir + "/" + stem)) return parquet_files_in(dir + "/" + stem);
-  } else if (fs::is_regular_file(dir + "/" + stem + suffix)) {
+    if (files.is_dir(dir + "/" + stem)) return parquet_files_in(files, dir + "/" + stem);
+  } else if (files.is_file(dir + "/" + stem + suffix)) {
     return {dir + "/" + stem + suffix};
   }
-  if (fs::is_directory(dir)) {
-    for (const auto& entry : fs::directory_iterator(dir)) {
-      const std::string name = entry.path().filename().string();
-      if (name.rfind(stem, 0) != 0) continue;
-      if (name.size() == stem.size() && entry.is_directory()) return parquet_files_in(entry.path());
-      if (name.size() > stem.size() && name[stem.size()] == '.' && entry.is_regular_file()) return {entry.path().string()};
-    }
+  for (const auto& [name, is_dir] : files.children(dir)) {
+    if (name.rfind(stem, 0) != 0) continue;
+    if (name.size() == stem.size() && is_dir) return parquet_files_in(files, dir + "/" + name);
+    if (name.size() > stem.size() && name[stem.size()] == '.' && !is_dir) return {dir + "/" + name};
   }
   return {};
 }
 
 // Partition list from partition_info.csv (header names the columns; old files also have Dir).
-std::vector<std::pair<int, int64_t>> read_partition_info(const std::string& file) {
-  std::ifstream in(file);
-  if (!in) throw Error("cannot read " + file);
+std::vector<std::pair<int, int64_t>> read_partition_info(const CatalogFiles& files, const std::string& file) {
+  std::stringstream in(files.read_text(file));
   std::string line;
   if (!std::getline(in, line)) return {};
   std::vector<std::string> header;
@@ -95,12 +92,11 @@ std::vector<std::pair<int, int64_t>> read_partition_info(const std::string& file
 }
 
 // Partition list from the leaf paths under dataset/ (when partition_info.csv is absent).
-std::vector<std::pair<int, int64_t>> scan_dataset(const std::string& dataset) {
+std::vector<std::pair<int, int64_t>> scan_dataset(const CatalogFiles& files, const std::string& dataset) {
   static const std::regex pattern(R"(Norder=(\d+)/Dir=\d+/Npix=(\d+))");
   std::map<std::pair<int, int64_t>, bool> seen;
-  if (!fs::is_directory(dataset)) return {};
-  for (const auto& entry : fs::recursive_directory_iterator(dataset)) {
-    const std::string rel = fs::relative(entry.path(), dataset).string();
+  for (const auto& file : files.files_under(dataset)) {
+    const std::string rel = file.substr(dataset.size() + 1);
     std::smatch m;
     if (std::regex_search(rel, m, pattern)) seen[{std::stoi(m[1]), std::stoll(m[2])}] = true;
   }
@@ -119,21 +115,67 @@ void sort_breadth_first(std::vector<Partition>& partitions) {
 }
 
 bool HatsCatalog::is_catalog_dir(const std::string& path) {
-  return fs::is_regular_file(path + "/hats.properties") || fs::is_regular_file(path + "/collection.properties") ||
-         fs::is_regular_file(path + "/properties");
+  const std::string clean = normalize_catalog_path(path);
+  if (is_remote(clean)) {
+    for (const auto& f : glob_remote(clean + "/*properties")) {
+      const std::string name = path_basename(f);
+      if (name == "hats.properties" || name == "collection.properties" || name == "properties") return true;
+    }
+    return false;
+  }
+  return fs::is_regular_file(clean + "/hats.properties") || fs::is_regular_file(clean + "/collection.properties") ||
+         fs::is_regular_file(clean + "/properties");
+}
+
+namespace {
+
+// Remote catalogs are opened once per process (a listing and a few GETs);
+// writers call HatsCatalog::forget after publishing or removing one.
+std::mutex& cache_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::map<std::string, HatsCatalog>& remote_cache() {
+  static std::map<std::string, HatsCatalog> cache;
+  return cache;
+}
+
+}  // namespace
+
+void HatsCatalog::forget(const std::string& path) {
+  std::lock_guard<std::mutex> lock(cache_mutex());
+  if (path.empty()) {
+    remote_cache().clear();
+    return;
+  }
+  const std::string clean = normalize_catalog_path(path);
+  for (auto it = remote_cache().begin(); it != remote_cache().end();) {
+    const bool inside = it->first == clean || it->first.rfind(clean + "/", 0) == 0;
+    it = inside ? remote_cache().erase(it) : std::next(it);
+  }
 }
 
 HatsCatalog HatsCatalog::open(const std::string& input_path) {
-  const std::string path = fs::path(input_path).lexically_normal().string();
-  std::string clean = path;
-  while (clean.size() > 1 && clean.back() == '/') clean.pop_back();
-  if (!fs::is_directory(clean)) throw Error("no catalog at " + clean + ": not a folder");
+  const std::string clean = normalize_catalog_path(input_path);
+  if (!is_remote(clean)) return open_in(CatalogFiles(clean), clean);
+  {
+    std::lock_guard<std::mutex> lock(cache_mutex());
+    if (auto it = remote_cache().find(clean); it != remote_cache().end()) return it->second;
+  }
+  HatsCatalog cat = open_in(CatalogFiles(clean), clean);
+  std::lock_guard<std::mutex> lock(cache_mutex());
+  remote_cache().emplace(clean, cat);
+  return cat;
+}
+
+HatsCatalog HatsCatalog::open_in(const CatalogFiles& files, const std::string& clean) {
+  if (!files.is_dir(clean)) throw Error("no catalog at " + clean + (files.remote() ? ": no objects under this prefix" : ": not a folder"));
 
   // A collection opens as its primary catalog with the default margin attached.
-  if (fs::is_regular_file(clean + "/collection.properties")) {
-    const Properties c = Properties::read_file(clean + "/collection.properties");
+  if (files.is_file(clean + "/collection.properties")) {
     const std::string where = clean + "/collection.properties";
-    HatsCatalog primary = open(clean + "/" + c.require("hats_primary_table_url", where));
+    const Properties c = Properties::parse(files.read_text(where));
+    HatsCatalog primary = open_in(files, clean + "/" + c.require("hats_primary_table_url", where));
     if (auto margin = c.get("default_margin"); margin && !margin->empty()) primary.margin_path_ = clean + "/" + *margin;
     primary.collection_path_ = clean;
     return primary;
@@ -141,21 +183,22 @@ HatsCatalog HatsCatalog::open(const std::string& input_path) {
 
   HatsCatalog cat;
   cat.path_ = clean;
-  cat.default_name_ = fs::path(clean).filename().string();
-  if (fs::is_regular_file(clean + "/hats.properties")) cat.properties_ = Properties::read_file(clean + "/hats.properties");
-  else if (fs::is_regular_file(clean + "/properties")) cat.properties_ = Properties::read_file(clean + "/properties");
+  cat.default_name_ = path_basename(clean);
+  if (files.is_file(clean + "/hats.properties")) cat.properties_ = Properties::parse(files.read_text(clean + "/hats.properties"));
+  else if (files.is_file(clean + "/properties")) cat.properties_ = Properties::parse(files.read_text(clean + "/properties"));
   else throw Error("no catalog at " + clean + ": hats.properties not found");
+  cat.has_common_metadata_ = files.is_file(cat.dataset_dir() + "/_common_metadata");
 
   std::vector<std::pair<int, int64_t>> pixels;
   const std::string info = clean + "/partition_info.csv";
-  pixels = fs::is_regular_file(info) ? read_partition_info(info) : scan_dataset(cat.dataset_dir());
+  pixels = files.is_file(info) ? read_partition_info(files, info) : scan_dataset(files, cat.dataset_dir());
 
   const std::string suffix = cat.properties_.get_or("hats_npix_suffix", ".parquet");
   for (const auto& [order, pixel] : pixels) {
     Partition p;
     p.order = order;
     p.pixel = pixel;
-    p.files = resolve_leaf(cat.dataset_dir(), order, pixel, suffix);
+    p.files = resolve_leaf(files, cat.dataset_dir(), order, pixel, suffix);
     if (p.files.empty())
       throw Error("catalog " + clean + ": partition Norder=" + std::to_string(order) + ", Npix=" + std::to_string(pixel) +
                   " has no leaf file under " + leaf_dir(cat.dataset_dir(), order, pixel));
@@ -197,8 +240,7 @@ std::vector<std::string> HatsCatalog::all_files() const {
 }
 
 std::optional<std::string> HatsCatalog::common_metadata_file() const {
-  const std::string f = dataset_dir() + "/_common_metadata";
-  if (fs::is_regular_file(f)) return f;
+  if (has_common_metadata_) return dataset_dir() + "/_common_metadata";
   return std::nullopt;
 }
 

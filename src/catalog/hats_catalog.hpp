@@ -16,6 +16,8 @@
 
 namespace lodestar {
 
+class CatalogFiles;
+
 struct Partition {
   int order = 0;
   int64_t pixel = 0;
@@ -32,6 +34,10 @@ class HatsCatalog {
 
   // True when `path` looks like a HATS catalog or collection folder.
   static bool is_catalog_dir(const std::string& path);
+
+  // Drops cached remote catalogs at or under `path` (all when empty): remote
+  // catalogs are opened once per process, local ones every time.
+  static void forget(const std::string& path);
 
   const std::string& path() const { return path_; }
   const Properties& properties() const { return properties_; }
@@ -66,6 +72,9 @@ class HatsCatalog {
   std::vector<Partition> partitions_;
   std::optional<std::string> margin_path_;
   std::optional<std::string> collection_path_;
+  bool has_common_metadata_ = false;
+
+  static HatsCatalog open_in(const CatalogFiles& files, const std::string& clean_path);
 };
 
 // Breadth-first HATS order: by the start of each pixel's order-29 interval.

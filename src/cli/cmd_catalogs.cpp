@@ -6,6 +6,7 @@
 #include "catalog/catalog_root.hpp"
 #include "catalog/catalog_sql.hpp"
 #include "cli/commands.hpp"
+#include "engine/remote_access.hpp"
 
 namespace lodestar::cli {
 namespace {
@@ -42,6 +43,7 @@ int run_info(const GlobalOptions& g, const std::string& root_path, const std::st
   std::cout << "coordinates  " << c.ra_column() << ", " << c.dec_column() << "; index " << c.healpix_column() << "\n";
   if (c.margin_path()) std::cout << "margin       " << *c.margin_path() << "\n";
   Engine engine(g.engine_options());
+  if (is_remote(c.path())) engine.ensure_remote_access();
   Connection con = engine.connect();
   std::cout << "columns\n";
   for (const auto& col : catalog_schema(con.get(), c)) std::printf("  %-30s %s\n", col.name.c_str(), col.type.c_str());

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "catalog/catalog_root.hpp"
+#include "engine/remote_access.hpp"
 #include "catalog/catalog_sql.hpp"
 #include "cli/commands.hpp"
 #include "cli/table_printer.hpp"
@@ -24,8 +25,9 @@ int run_sql(const GlobalOptions& g, const SqlOptions& o) {
   Engine engine(g.engine_options());
   {
     // Every catalog of the root is a view named like the catalog.
-    Connection con = engine.connect();
     const std::string root = o.root.empty() ? default_catalog_root() : o.root;
+    if (is_remote(root)) engine.ensure_remote_access();
+    Connection con = engine.connect();
     register_root_views(con.get(), CatalogRoot(root));
     // xmatch('a', 'b', r) resolves catalog names in the same root.
     run_query(con.get(), "SET GLOBAL lodestar_root = " + sql_string_literal(root));

@@ -3,6 +3,8 @@
 #include <string>
 #include <thread>
 
+#include "engine/remote_access.hpp"
+#include "engine/s3_settings.hpp"
 #include "engine/sql_functions.hpp"
 
 namespace lodestar {
@@ -55,7 +57,17 @@ Engine::Engine(const EngineOptions& options) {
 
 Connection Engine::connect() const { return Connection(db_.get()); }
 
+void Engine::ensure_remote_access() {
+  const std::string fingerprint = S3Settings::from_environment().fingerprint();
+  std::lock_guard<std::mutex> lock(remote_mutex_);
+  if (fingerprint == remote_fingerprint_) return;
+  Connection con = connect();
+  configure_remote_access(con.get());
+  remote_fingerprint_ = fingerprint;
+}
+
 QueryResult Engine::query(const std::string& sql) {
+  if (sql.find("s3://") != std::string::npos) ensure_remote_access();
   Connection con = connect();
   QueryResult result = run_query(con.get(), sql);
   result.keep_connection(std::move(con));

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -27,8 +28,13 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // Runs one or more SQL statements; returns the result of the last one.
-  // Throws lodestar::Error with DuckDB's message on any failure.
+  // Throws lodestar::Error with DuckDB's message on any failure. SQL that
+  // names an s3:// URL gets remote access first (ensure_remote_access).
   QueryResult query(const std::string& sql);
+
+  // Loads httpfs and (re)creates the S3 secret when the AWS settings of the
+  // environment changed since the last call; cheap otherwise.
+  void ensure_remote_access();
 
   // A fresh connection with the astronomy functions available (they are
   // registered in the database's catalog, visible to every connection).
@@ -40,6 +46,8 @@ class Engine {
  private:
   Database db_;
   int threads_ = 0;
+  std::mutex remote_mutex_;
+  std::string remote_fingerprint_;  // settings the S3 secret was made from; empty = not loaded
 };
 
 // Runs `sql` on `con`, throwing Error on failure.

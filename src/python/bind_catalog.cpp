@@ -9,6 +9,7 @@
 #include "catalog/ingest.hpp"
 #include "core/healpix_index.hpp"
 #include "engine/engine.hpp"
+#include "engine/remote_access.hpp"
 #include "python/bindings.hpp"
 
 namespace py = pybind11;
@@ -73,6 +74,8 @@ LODESTAR_PYTHON_BINDING(catalog) {
   m.def("open_catalog", [](const std::string& path) { return catalog_to_dict(HatsCatalog::open(path)); }, py::arg("path"),
         "Metadata of the HATS catalog or collection at path");
   m.def("default_catalog_root", &default_catalog_root);
+  m.def("forget_catalog", &HatsCatalog::forget, py::arg("path"),
+        "Drop remote catalogs at or under path from this process's metadata cache (all when empty)");
   m.def("list_catalogs", [](const std::string& root) { return CatalogRoot(root).list(); }, py::arg("root"));
   m.def("catalog_path", [](const std::string& root, const std::string& name) { return CatalogRoot(root).load(name).path(); },
         py::arg("root"), py::arg("name"), "Folder of catalog `name` in `root` (error listing the available ones when absent)");
@@ -80,6 +83,7 @@ LODESTAR_PYTHON_BINDING(catalog) {
       "catalog_relation_sql",
       [](Engine& engine, const std::string& path, const std::vector<std::string>& files) {
         const HatsCatalog c = HatsCatalog::open(path);
+        if (is_remote(c.path())) engine.ensure_remote_access();
         Connection con = engine.connect();
         return read_leaves_sql(con.get(), c, files);
       },
@@ -88,6 +92,7 @@ LODESTAR_PYTHON_BINDING(catalog) {
       "catalog_schema",
       [](Engine& engine, const std::string& path) {
         const HatsCatalog c = HatsCatalog::open(path);
+        if (is_remote(c.path())) engine.ensure_remote_access();
         Connection con = engine.connect();
         std::vector<std::pair<std::string, std::string>> out;
         for (const auto& col : catalog_schema(con.get(), c)) out.emplace_back(col.name, col.type);
