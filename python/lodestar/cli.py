@@ -45,6 +45,11 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(extra[command])
         rest = args[args.index(command) + 1 :]
         return int(module.main(rest) or 0)
+    if command == "ingest":
+        from .ingest_cli import main as remote_ingest, remote_root
+
+        if remote_root(args):  # object-store roots are published by the Python layer (lodestar.storage)
+            return remote_ingest(args[args.index(command) + 1 :])
     exe = binary_path()
     if not exe.exists():
         print(f"lodestar: the engine binary is missing at {exe}; reinstall the package", file=sys.stderr)
@@ -58,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         return rc
     sys.stdout.flush()
     sys.stderr.flush()
+    import lodestar  # noqa: F401  (sets LODESTAR_HTTPFS_EXTENSION for the binary's s3:// access)
+
     os.execv(exe, [str(exe), *args])
     return 0  # not reached
 

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from . import _core
+from . import _core, storage
 from .catalog import MAX_ORDER, Catalog, PartitionTask, _merge_ranges, _quote_ident, read_partition
 from .engine import arrow_to_pandas
 from .search import coverage_order
@@ -394,7 +394,7 @@ class CrossmatchResult:
             raise ValueError(f"write() needs the left spatial index column {hp!r} under its own name: keep it in the left "
                              f"select() and use an empty left suffix")
         names = dict(left_out)
-        writer = CatalogWriter(root if root is not None else Path(self.left.path).parent, name, overwrite=overwrite)
+        writer = CatalogWriter(root if root is not None else storage.parent(self.left.path), name, overwrite=overwrite)
         try:
             tasks = self.tasks()
             counts = self._map(_write_task, [(writer.staging, t, hp) for t in tasks], f"write {name}")

@@ -25,9 +25,11 @@ MAX_ORDER = 29
 
 
 def margin_order(partition_order: int, threshold_deg: float) -> int:
-    """A pixel order fine enough that a pixel is ~1/4 of the threshold (few extra rows), but bounded."""
+    """A pixel order fine enough that a pixel is ~1/4 of the threshold (few extra rows), but bounded:
+    at most 6 orders below the partition, since the neighbourhood disc's cover has ~4**k ranges
+    k orders down and the disc itself already reaches far beyond the threshold for large pixels."""
     fine = int(math.floor(math.log2(58.6 / max(threshold_deg, 1e-9)))) + 2
-    return int(min(MAX_ORDER - 1, max(partition_order + 1, fine)))
+    return int(min(MAX_ORDER - 1, max(partition_order + 1, min(fine, partition_order + 6))))
 
 
 def margin_ranges29(order: int, pixel: int, threshold_deg: float) -> np.ndarray:
@@ -48,6 +50,19 @@ def margin_ranges29(order: int, pixel: int, threshold_deg: float) -> np.ndarray:
     return np.asarray(out, dtype=np.int64).reshape(-1, 2)
 
 
+def _rows_in_ranges_sql(rel: str, hp: str, ranges: np.ndarray) -> str:
+    """Rows of `rel` whose index lies in one of the disjoint [b, e) ranges.
+    A fine neighbourhood has up to ~1e5 ranges: a range join (DuckDB's
+    inequality join) instead of an OR chain, which costs rows x ranges."""
+    if len(ranges) <= 64:
+        cond = " OR ".join(f"{hp} BETWEEN {b} AND {e - 1}" for b, e in ranges)
+        return f"(SELECT * FROM {rel} WHERE {cond})"
+    begins = ",".join(map(str, ranges[:, 0].tolist()))
+    ends = ",".join(map(str, ranges[:, 1].tolist()))
+    return (f"(SELECT t.* FROM {rel} AS t, (SELECT unnest([{begins}]::BIGINT[]) AS b, unnest([{ends}]::BIGINT[]) AS e) AS r "
+            f"WHERE t.{hp} >= r.b AND t.{hp} < r.e)")
+
+
 def write_margin_catalog(primary: Catalog, out_dir: str | os.PathLike, name: str, threshold_arcsec: float) -> int:
     """Write the margin catalog of `primary` into folder out_dir (not published:
     the caller moves it into place). Returns the number of margin rows."""
@@ -66,8 +81,7 @@ def write_margin_catalog(primary: Catalog, out_dir: str | os.PathLike, name: str
         if not files or len(ranges) == 0:
             continue
         rel = _core.catalog_relation_sql(con._engine, primary.path, files)
-        cond = " OR ".join(f"{hp} BETWEEN {b} AND {e - 1}" for b, e in ranges)
-        n = write_leaf(str(staging), int(order), int(pixel), f"(SELECT * FROM {rel} WHERE {cond})", primary._meta["healpix_column"], con)
+        n = write_leaf(str(staging), int(order), int(pixel), _rows_in_ranges_sql(rel, hp, ranges), primary._meta["healpix_column"], con)
         if n == 0:
             leaf_path(staging / "catalog", int(order), int(pixel)).unlink(missing_ok=True)
         else:

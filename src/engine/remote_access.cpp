@@ -25,9 +25,11 @@ std::string library_dir() {
 
 // One DuckDB database for metadata reads (properties, partition lists,
 // listings) of remote catalogs: opening a catalog must not need the caller's engine.
+// Deliberately never destroyed: tearing DuckDB (and httpfs) down during static
+// destruction at exit races with the library's own globals.
 Engine& metadata_engine() {
-  static Engine engine(EngineOptions{2, "", ""});
-  return engine;
+  static Engine* engine = new Engine(EngineOptions{2, "", ""});
+  return *engine;
 }
 
 std::vector<std::string> column_strings(QueryResult& r) {

@@ -123,6 +123,7 @@ S3Settings S3Settings::from_environment() {
     throw Error("LODESTAR_S3_URL_STYLE must be 'vhost' or 'path', got '" + s.url_style + "'");
   s.retries = env_int("LODESTAR_S3_RETRIES", s.retries, 0, 100);
   s.timeout_s = env_int("LODESTAR_S3_TIMEOUT_S", s.timeout_s, 1, 3600);
+  s.part_size_mb = env_int("LODESTAR_S3_PART_SIZE_MB", s.part_size_mb, 5, 5120);  // S3's part size limits
   return s;
 }
 
@@ -141,12 +142,16 @@ std::string S3Settings::http_settings_sql() const {
   // Exponential backoff from 100 ms doubles per retry: 8 retries wait ~25 s in all at most.
   return "SET GLOBAL http_retries = " + std::to_string(retries) + "; SET GLOBAL http_retry_wait_ms = 100; SET GLOBAL http_retry_backoff = 2; " +
          "SET GLOBAL http_timeout = " + std::to_string(timeout_s) +
-         "; SET GLOBAL enable_http_metadata_cache = true; SET GLOBAL parquet_metadata_cache = true;";
+         // No process-lifetime HTTP/footer caches: an overwritten catalog's objects keep their keys, and
+         // those caches would serve the old sizes and footers (catalog metadata is cached by HatsCatalog::open).
+         ";" +
+         // httpfs sizes parts as max file size / 10,000 parts.
+         " SET GLOBAL s3_uploader_max_filesize = '" + std::to_string(part_size_mb * 10) + "GB';";
 }
 
 std::string S3Settings::fingerprint() const {
   return key_id + '\n' + secret + '\n' + session_token + '\n' + region + '\n' + endpoint + '\n' + (use_ssl ? "1" : "0") + url_style +
-         '\n' + std::to_string(retries) + '\n' + std::to_string(timeout_s);
+         '\n' + std::to_string(retries) + '\n' + std::to_string(timeout_s) + '\n' + std::to_string(part_size_mb);
 }
 
 }  // namespace lodestar

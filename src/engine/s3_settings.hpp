@@ -5,7 +5,7 @@
 // config files (AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE, else
 // ~/.aws/credentials and ~/.aws/config). Lodestar-only knobs:
 // LODESTAR_S3_URL_STYLE (vhost | path; default vhost on AWS, path on a custom
-// endpoint), LODESTAR_S3_RETRIES, LODESTAR_S3_TIMEOUT_S.
+// endpoint), LODESTAR_S3_RETRIES, LODESTAR_S3_TIMEOUT_S, LODESTAR_S3_PART_SIZE_MB.
 #pragma once
 
 #include <map>
@@ -21,6 +21,7 @@ struct S3Settings {
   std::string url_style;  // "vhost" or "path"
   int retries = 8;        // per request, with exponential backoff
   int timeout_s = 30;
+  int part_size_mb = 10;  // multipart upload part size: bounds the memory of each write
   std::string source;     // where the credentials came from, for error messages
 
   static S3Settings from_environment();

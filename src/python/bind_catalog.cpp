@@ -71,13 +71,32 @@ py::dict report_to_dict(const IngestReport& r) {
 }  // namespace
 
 LODESTAR_PYTHON_BINDING(catalog) {
-  m.def("open_catalog", [](const std::string& path) { return catalog_to_dict(HatsCatalog::open(path)); }, py::arg("path"),
+  // Opening may list and read an object store: the GIL is released around it.
+  m.def(
+      "open_catalog",
+      [](const std::string& path) {
+        std::optional<HatsCatalog> c;
+        {
+          py::gil_scoped_release unlocked;
+          c.emplace(HatsCatalog::open(path));
+        }
+        return catalog_to_dict(*c);
+      },
+      py::arg("path"),
         "Metadata of the HATS catalog or collection at path");
   m.def("default_catalog_root", &default_catalog_root);
   m.def("forget_catalog", &HatsCatalog::forget, py::arg("path"),
         "Drop remote catalogs at or under path from this process's metadata cache (all when empty)");
-  m.def("list_catalogs", [](const std::string& root) { return CatalogRoot(root).list(); }, py::arg("root"));
-  m.def("catalog_path", [](const std::string& root, const std::string& name) { return CatalogRoot(root).load(name).path(); },
+  m.def("list_catalogs", [](const std::string& root) { return CatalogRoot(root).list(); }, py::arg("root"),
+        py::call_guard<py::gil_scoped_release>());
+  m.def(
+      "catalog_path",
+      [](const std::string& root, const std::string& name) {
+        // A collection's folder, not its primary's: opening it attaches the margin.
+        const HatsCatalog c = CatalogRoot(root).load(name);
+        return c.collection_path() ? *c.collection_path() : c.path();
+      },
+      py::call_guard<py::gil_scoped_release>(),
         py::arg("root"), py::arg("name"), "Folder of catalog `name` in `root` (error listing the available ones when absent)");
   m.def(
       "catalog_relation_sql",
@@ -87,6 +106,7 @@ LODESTAR_PYTHON_BINDING(catalog) {
         Connection con = engine.connect();
         return read_leaves_sql(con.get(), c, files);
       },
+      py::call_guard<py::gil_scoped_release>(),
       py::arg("engine"), py::arg("path"), py::arg("files"), "FROM-clause SQL reading the given leaves of the catalog at path");
   m.def(
       "catalog_schema",
@@ -98,6 +118,7 @@ LODESTAR_PYTHON_BINDING(catalog) {
         for (const auto& col : catalog_schema(con.get(), c)) out.emplace_back(col.name, col.type);
         return out;
       },
+      py::call_guard<py::gil_scoped_release>(),
       py::arg("engine"), py::arg("path"));
   m.def(
       "disc_coverage",

@@ -148,8 +148,9 @@ class S3Proxy:
 
     fault_rate: share of requests answered with 500, 503 SlowDown or a reset
     connection instead of being forwarded (seeded, so runs repeat).
-    refuse_writes_after: after this many PUT/POST requests, every further
-    write gets a reset connection (an upload cut off mid-way).
+    refuse_writes_after: after this many PUT requests (object and part
+    uploads), every further PUT gets a reset connection: an upload cut off
+    mid-way, while deletes still go through (so clean-up can be checked).
     """
 
     def __init__(self, upstream_port: int, fault_rate: float = 0.0, seed: int = 7, refuse_writes_after: int | None = None):
@@ -231,7 +232,7 @@ class S3Proxy:
 
     def _decide(self, method: str):
         with self._lock:
-            if method in ("PUT", "POST"):
+            if method == "PUT":
                 self._writes += 1
                 if self.refuse_writes_after is not None and self._writes > self.refuse_writes_after:
                     self.stats.faults += 1
