@@ -83,8 +83,23 @@ class S3Server:
                            aws_access_key_id="setup", aws_secret_access_key="setup")
         iam.create_user(UserName="lodestar")
         key = iam.create_access_key(UserName="lodestar")["AccessKey"]
-        iam.put_user_policy(UserName="lodestar", PolicyName="s3-all",
-                            PolicyDocument='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}')
+        # Everything (IAM too), so that tests can add users with narrower rights later.
+        iam.put_user_policy(UserName="lodestar", PolicyName="all",
+                            PolicyDocument='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}')
+        return key["AccessKeyId"], key["SecretAccessKey"]
+
+    def create_user(self, name: str, actions: list[str]) -> tuple[str, str]:
+        """Another IAM user allowed only `actions` (e.g. ["s3:GetObject", "s3:ListBucket"]); returns its key."""
+        import json
+
+        import boto3
+
+        iam = boto3.client("iam", endpoint_url=self.endpoint, region_name="us-east-1",
+                           aws_access_key_id=self.key_id, aws_secret_access_key=self.secret)
+        iam.create_user(UserName=name)
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
+        iam.put_user_policy(UserName=name, PolicyName="limited", PolicyDocument=json.dumps(policy))
         return key["AccessKeyId"], key["SecretAccessKey"]
 
     def client(self, endpoint: str | None = None):

@@ -345,3 +345,20 @@ def test_dask_workers_read_and_write_s3_catalogs_themselves(tmp_path, server, s3
     assert multiset(cats.load("faint_dask").to_pandas(), ["id", "ra", "dec", "mag"]) == \
         multiset(cats.load("faint_local").to_pandas(), ["id", "ra", "dec", "mag"])
     assert not [k for k in server.keys("dask/") if "/.lodestar-staging/" in k]
+
+
+def test_read_only_user_reads_but_cannot_write(tmp_path, server, s3env):
+    csv = tmp_path / "a.csv"
+    df = make_sky(csv, n=1500)
+    root = s3root("readonly")
+    lodestar.ingest(str(csv), "a", root=root, progress=False)
+    key, secret = server.create_user("reader", ["s3:GetObject", "s3:ListBucket", "s3:HeadObject"])
+    s3env(AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY=secret)
+    cat = lodestar.Catalogs(root).load("a")
+    assert multiset(cat.to_pandas(), ["id", "ra", "dec", "mag"]) == multiset(df, ["id", "ra", "dec", "mag"])
+    with pytest.raises(lodestar.LodestarError, match="(?i)access denied|AccessDenied|403"):
+        cat.where("mag < 15").write("b")
+    with pytest.raises(lodestar.LodestarError, match="(?i)access denied|AccessDenied|403"):
+        lodestar.ingest(str(csv), "c", root=root, progress=False)
+    s3env()
+    assert lodestar.Catalogs(root).list() == ["a"]
