@@ -13,6 +13,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -276,11 +277,16 @@ class Ingest {
       timed("inspect", [&] { build_source(); });
       timed("read+sort", [&] { stage_sorted(); });
       timed("plan", [&] { plan(); });
+      start_skymap();
       timed("write", [&] { write_leaves(); });
-      timed("metadata", [&] { write_metadata(); });
+      timed("metadata", [&] {
+        skymap_.get();  // rethrows its error, if any
+        write_metadata();
+      });
       if (o_.before_publish) timed("before_publish", [&] { o_.before_publish(staging_ + "/catalog"); });
       timed("publish", [&] { publish(); });
     } catch (...) {
+      if (skymap_.valid()) skymap_.wait();  // it writes into the staging folder removed below
       con_ = Connection();
       engine_.reset();
       std::error_code ignored;
@@ -298,6 +304,8 @@ class Ingest {
   CatalogRoot root_{""};
   std::string target_, staging_;
   std::unique_ptr<Engine> engine_;
+  std::future<void> skymap_;
+  int skymap_order_ = 0;
   Connection con_;
   std::string source_;  // FROM-clause relation of the input
   std::vector<Column> columns_;
@@ -522,6 +530,19 @@ class Ingest {
         " row(s) with missing, NaN or out-of-range coordinates in all; pass drop_invalid_coordinates to drop and count them)");
   }
 
+  // The HATS count map, from the histogram already counted for the plan. It
+  // needs nothing else, so it is written on its own thread while DuckDB
+  // writes the leaves (which do not keep both cores busy).
+  void start_skymap() {
+    const std::string dir = staging_ + "/catalog";
+    fs::create_directories(dir);
+    skymap_order_ = skymap_order_for(report_.histogram_order);
+    skymap_ = std::async(std::launch::async, [this, dir] {
+      write_skymap_fits(dir + "/skymap.fits", skymap_order_,
+                        coarsen_histogram(report_.histogram, report_.histogram_order, skymap_order_));
+    });
+  }
+
   // Pass 3: each partition is a contiguous range of the sorted staged table;
   // the range filter prunes its row groups by their _healpix_29 zone maps, and
   // the table's insertion order (sorted) is kept by the write.
@@ -573,11 +594,6 @@ class Ingest {
     std::snprintf(fraction, sizeof fraction, "%.6f",
                   static_cast<double>(report_.histogram.size()) / healpix_npix(report_.histogram_order));
 
-    // The HATS count map, from the histogram already counted for the plan.
-    const int skymap_order = skymap_order_for(report_.histogram_order);
-    write_skymap_fits(dir + "/skymap.fits", skymap_order,
-                      coarsen_histogram(report_.histogram, report_.histogram_order, skymap_order));
-
     Properties props;
     props.set("obs_collection", o_.name);
     props.set("dataproduct_type", "object");
@@ -591,7 +607,7 @@ class Ingest {
     props.set("hats_order", std::to_string(max_order));
     props.set("moc_sky_fraction", fraction);
     props.set("hats_estsize", std::to_string(bytes / 1024));
-    props.set("hats_skymap_order", std::to_string(skymap_order));
+    props.set("hats_skymap_order", std::to_string(skymap_order_));
     props.set("hats_builder", std::string("lodestar v") + LODESTAR_VERSION + " (DuckDB " + LODESTAR_DUCKDB_VERSION + ")");
     props.set("hats_creation_date", utc_now());
     props.set("hats_version", "v1.0");

@@ -1,10 +1,6 @@
 #include "catalog/skymap_fits.hpp"
 
-#include <arr.h>
-#include <error_handling.h>
-#include <fitshandle.h>
-#include <healpix_base.h>
-#include <healpix_map_fitsio.h>
+#include <fitsio.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -19,7 +15,8 @@ namespace lodestar {
 
 namespace {
 
-// HEALPix C++'s 32-bit Healpix_Base, which its map writer takes, reaches order 13.
+// Beyond order 13 a full-sky map no longer fits HEALPix C++'s 32-bit
+// Healpix_Base, which readers of classic maps use.
 constexpr int kMaxSkymapOrder = 13;
 
 void check_skymap_order(const std::string& path, int order) {
@@ -28,52 +25,114 @@ void check_skymap_order(const std::string& path, int order) {
                 std::to_string(order));
 }
 
-void write_implicit(fitshandle& out, int order, const std::vector<int64_t>& counts) {
-  // The HEALPix-standard map header (PIXTYPE, ORDERING, NSIDE, FIRSTPIX,
-  // LASTPIX, INDXSCHM=IMPLICIT) and one int64 column, named as hats names it.
-  arr<std::string> column(1);
-  column[0] = "VALUE";
-  prepare_Healpix_fitsmap(out, Healpix_Base(order, NEST), PLANCK_INT64, column);
-  out.write_column_raw(1, counts.data(), static_cast<int64>(counts.size()));
-  out.set_key("OBJECT", std::string("FULLSKY"), "Sky coverage, either FULLSKY or PARTIAL");
+// cfitsio with status codes (HEALPix C++'s fitshandle would do the same
+// writes, but it throws from its destructor when a write has failed — a
+// full disk — which aborts the process). Every call is a no-op once status
+// is set, so a failure is reported once, at the end, naming the path.
+class FitsWriter {
+ public:
+  explicit FitsWriter(const std::string& path) : path_(path) { fits_create_file(&f_, path.c_str(), &status_); }
+  FitsWriter(const FitsWriter&) = delete;
+  FitsWriter& operator=(const FitsWriter&) = delete;
+  ~FitsWriter() {
+    if (f_) {
+      int ignored = 0;
+      fits_close_file(f_, &ignored);
+    }
+  }
+  void table(int64_t rows, const std::vector<std::pair<std::string, std::string>>& columns) {
+    std::vector<char*> names, forms;
+    for (const auto& [name, form] : columns) {
+      names.push_back(const_cast<char*>(name.c_str()));
+      forms.push_back(const_cast<char*>(form.c_str()));
+    }
+    // The first table of an empty file gets the empty primary HDU before it.
+    fits_create_tbl(f_, BINARY_TBL, static_cast<LONGLONG>(rows), static_cast<int>(columns.size()), names.data(), forms.data(),
+                    nullptr, "xtension", &status_);
+  }
+  void column(int col, const std::vector<int64_t>& values) {
+    if (values.empty()) return;
+    fits_write_col(f_, TLONGLONG, col, 1, 1, static_cast<LONGLONG>(values.size()), const_cast<int64_t*>(values.data()), &status_);
+  }
+  void key(const char* name, const std::string& value, const char* comment) {
+    fits_update_key(f_, TSTRING, name, const_cast<char*>(value.c_str()), comment, &status_);
+  }
+  void key(const char* name, int64_t value, const char* comment) {
+    LONGLONG v = value;
+    fits_update_key(f_, TLONGLONG, name, &v, comment, &status_);
+  }
+  // Closes the file; throws Error with cfitsio's message on any failure.
+  void finish() {
+    fits_close_file(f_, &status_);
+    f_ = nullptr;
+    if (status_ != 0) {
+      char text[FLEN_STATUS] = {0};
+      fits_get_errstatus(status_, text);
+      fits_clear_errmsg();
+      throw Error(path_ + ": cannot write the skymap: " + text + " (cfitsio status " + std::to_string(status_) + ")");
+    }
+  }
+
+ private:
+  std::string path_;
+  fitsfile* f_ = nullptr;
+  int status_ = 0;
+};
+
+void common_keys(FitsWriter& out, int order) {
+  out.key("PIXTYPE", "HEALPIX", "HEALPIX pixelisation");
+  out.key("ORDERING", "NESTED", "Pixel ordering scheme, either RING or NESTED");
+  out.key("COORDSYS", "C", "Ecliptic, Galactic or Celestial (equatorial)");
+  out.key("NSIDE", int64_t{1} << order, "Resolution parameter of HEALPIX");
 }
 
-void write_explicit(fitshandle& out, int order, const std::vector<int64_t>& pixels, const std::vector<int64_t>& values) {
-  std::vector<fitscolumn> cols;
-  cols.emplace_back("PIXEL", "", 1, PLANCK_INT64);
-  cols.emplace_back("VALUE", "", 1, PLANCK_INT64);
-  out.insert_bintab(cols);
-  if (!pixels.empty()) {
-    out.write_column_raw(1, pixels.data(), static_cast<int64>(pixels.size()));
-    out.write_column_raw(2, values.data(), static_cast<int64>(values.size()));
-  }
-  out.set_key("PIXTYPE", std::string("HEALPIX"), "HEALPIX pixelisation");
-  out.set_key("ORDERING", std::string("NESTED"), "Pixel ordering scheme, either RING or NESTED");
-  out.set_key("NSIDE", int64{1} << order, "Resolution parameter of HEALPIX");
-  out.set_key("INDXSCHM", std::string("EXPLICIT"), "Indexing: IMPLICIT or EXPLICIT");
-  out.set_key("OBS_NPIX", static_cast<int64>(pixels.size()), "Number of non-empty pixels stored");
-  out.set_key("OBJECT", std::string("PARTIAL"), "Sky coverage, either FULLSKY or PARTIAL");
+// The classic HEALPix map (as HEALPix C++ and healpy write it): one int64
+// `VALUE` per pixel in rows of 1024 elements, IMPLICIT indexing.
+void write_implicit(FitsWriter& out, int order, const std::vector<int64_t>& counts) {
+  const int64_t npix = healpix_npix(order);
+  const int64_t repeat = npix >= 1024 ? 1024 : 1;
+  out.table(npix / repeat, {{"VALUE", std::to_string(repeat) + "K"}});
+  out.column(1, counts);
+  common_keys(out, order);
+  out.key("FIRSTPIX", int64_t{0}, "First pixel # (0 based)");
+  out.key("LASTPIX", npix - 1, "Last pixel # (0 based)");
+  out.key("INDXSCHM", "IMPLICIT", "Indexing: IMPLICIT or EXPLICIT");
+  out.key("OBJECT", "FULLSKY", "Sky coverage, either FULLSKY or PARTIAL");
+}
+
+// Only the non-empty pixels: `PIXEL`, `VALUE` rows, EXPLICIT indexing.
+void write_explicit(FitsWriter& out, int order, const std::vector<int64_t>& pixels, const std::vector<int64_t>& values) {
+  out.table(static_cast<int64_t>(pixels.size()), {{"PIXEL", "1K"}, {"VALUE", "1K"}});
+  out.column(1, pixels);
+  out.column(2, values);
+  common_keys(out, order);
+  out.key("INDXSCHM", "EXPLICIT", "Indexing: IMPLICIT or EXPLICIT");
+  out.key("OBS_NPIX", static_cast<int64_t>(pixels.size()), "Number of non-empty pixels stored");
+  out.key("OBJECT", "PARTIAL", "Sky coverage, either FULLSKY or PARTIAL");
 }
 
 // Writes under a temporary name and renames, so a reader never sees half a
-// map. `body` adds the table HDU.
+// map; `body` adds the table HDU.
 template <typename Body>
 void write_fits(const std::string& path, Body&& body) {
   const std::string tmp = path + ".tmp";
   std::error_code ignored;
   fs::remove(tmp, ignored);
   try {
-    fitshandle out;
-    out.create(tmp);
+    FitsWriter out(tmp);
     body(out);
-    out.set_key("COORDSYS", std::string("C"), "Ecliptic, Galactic or Celestial (equatorial)");
-    out.set_key("CREATOR", std::string("lodestar (HEALPix C++)"), "Software creating the FITS file");
-    out.close();
-  } catch (const PlanckError& e) {
+    out.key("CREATOR", "lodestar", "Software creating the FITS file");
+    out.finish();
+  } catch (...) {
     fs::remove(tmp, ignored);
-    throw Error(path + ": cannot write the skymap: " + e.what());
+    throw;
   }
-  fs::rename(tmp, path);
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp, ignored);
+    throw Error(path + ": cannot write the skymap: " + ec.message());
+  }
 }
 
 }  // namespace
@@ -122,9 +181,9 @@ void write_skymap_fits(const std::string& path, int order, const std::vector<int
   }
   // hats' rule: EXPLICIT when more than half of the pixels are empty.
   if (2 * pixels.size() < counts.size())
-    write_fits(path, [&](fitshandle& out) { write_explicit(out, order, pixels, values); });
+    write_fits(path, [&](FitsWriter& out) { write_explicit(out, order, pixels, values); });
   else
-    write_fits(path, [&](fitshandle& out) { write_implicit(out, order, counts); });
+    write_fits(path, [&](FitsWriter& out) { write_implicit(out, order, counts); });
 }
 
 void write_skymap_fits(const std::string& path, int order, const std::vector<PixelCount>& nonempty) {
@@ -141,12 +200,12 @@ void write_skymap_fits(const std::string& path, int order, const std::vector<Pix
     values.push_back(pc.count);
   }
   if (2 * static_cast<int64_t>(pixels.size()) < npix) {
-    write_fits(path, [&](fitshandle& out) { write_explicit(out, order, pixels, values); });
+    write_fits(path, [&](FitsWriter& out) { write_explicit(out, order, pixels, values); });
     return;
   }
   std::vector<int64_t> counts(static_cast<size_t>(npix), 0);
   for (size_t i = 0; i < pixels.size(); ++i) counts[static_cast<size_t>(pixels[i])] = values[i];
-  write_fits(path, [&](fitshandle& out) { write_implicit(out, order, counts); });
+  write_fits(path, [&](FitsWriter& out) { write_implicit(out, order, counts); });
 }
 
 }  // namespace lodestar

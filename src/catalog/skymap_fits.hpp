@@ -1,10 +1,11 @@
 // `skymap.fits`: the HATS count map of a catalog — rows per HEALPix NESTED
 // pixel at one order (`hats_skymap_order`), as hats / hats-import write it: a
-// FITS binary table with an int64 `VALUE` column, written with HEALPix C++'s
-// own FITS layer (fitshandle, on cfitsio). Like hats, a map that is mostly
-// empty is stored EXPLICIT (`PIXEL`, `VALUE` of the non-empty pixels) and a
-// mostly full one IMPLICIT (one value per pixel, the classic HEALPix map);
-// healpy, hats and cdshealpix read both.
+// FITS binary table with an int64 `VALUE` column and the HEALPix keywords,
+// written with cfitsio. Like hats, a map that is mostly empty is stored
+// EXPLICIT (`PIXEL`, `VALUE` of the non-empty pixels) and a mostly full one
+// IMPLICIT (one value per pixel: the classic HEALPix map, readable by
+// HEALPix C++'s read_Healpix_map_from_fits); healpy, hats and cdshealpix read
+// both.
 #pragma once
 
 #include <cstdint>
