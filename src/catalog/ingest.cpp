@@ -538,8 +538,12 @@ class Ingest {
     fs::create_directories(dir);
     skymap_order_ = skymap_order_for(report_.histogram_order);
     skymap_ = std::async(std::launch::async, [this, dir] {
-      write_skymap_fits(dir + "/skymap.fits", skymap_order_,
-                        coarsen_histogram(report_.histogram, report_.histogram_order, skymap_order_));
+      // The histogram itself when its order is the skymap's (no copy: up to 12·4^10 pixels).
+      const std::string path = dir + "/skymap.fits";
+      if (skymap_order_ == report_.histogram_order)
+        write_skymap_fits(path, skymap_order_, report_.histogram);
+      else
+        write_skymap_fits(path, skymap_order_, coarsen_histogram(report_.histogram, report_.histogram_order, skymap_order_));
     });
   }
 

@@ -50,9 +50,12 @@ class FitsWriter {
     fits_create_tbl(f_, BINARY_TBL, static_cast<LONGLONG>(rows), static_cast<int>(columns.size()), names.data(), forms.data(),
                     nullptr, "xtension", &status_);
   }
-  void column(int col, const std::vector<int64_t>& values) {
-    if (values.empty()) return;
-    fits_write_col(f_, TLONGLONG, col, 1, 1, static_cast<LONGLONG>(values.size()), const_cast<int64_t*>(values.data()), &status_);
+  // Writes n values of column `col` starting at element `offset` of the
+  // column (rows hold `repeat` elements each).
+  void column(int col, const int64_t* values, int64_t n, int64_t offset, int64_t repeat = 1) {
+    if (n == 0) return;
+    fits_write_col(f_, TLONGLONG, col, static_cast<LONGLONG>(offset / repeat + 1), static_cast<LONGLONG>(offset % repeat + 1),
+                   static_cast<LONGLONG>(n), const_cast<int64_t*>(values), &status_);
   }
   void key(const char* name, const std::string& value, const char* comment) {
     fits_update_key(f_, TSTRING, name, const_cast<char*>(value.c_str()), comment, &status_);
@@ -86,13 +89,26 @@ void common_keys(FitsWriter& out, int order) {
   out.key("NSIDE", int64_t{1} << order, "Resolution parameter of HEALPIX");
 }
 
+// Values are written in slices of this many, so that writing a map needs no
+// full-sky array and no copy of the histogram (up to 12·4^10 pixels).
+constexpr int64_t kSlice = 1 << 20;
+
 // The classic HEALPix map (as HEALPix C++ and healpy write it): one int64
-// `VALUE` per pixel in rows of 1024 elements, IMPLICIT indexing.
-void write_implicit(FitsWriter& out, int order, const std::vector<int64_t>& counts) {
+// `VALUE` per pixel in rows of 1024 elements, IMPLICIT indexing. `nonempty`:
+// sorted, distinct pixels; the others are 0.
+void write_implicit(FitsWriter& out, int order, const std::vector<PixelCount>& nonempty) {
   const int64_t npix = healpix_npix(order);
   const int64_t repeat = npix >= 1024 ? 1024 : 1;
   out.table(npix / repeat, {{"VALUE", std::to_string(repeat) + "K"}});
-  out.column(1, counts);
+  std::vector<int64_t> slice;
+  size_t next = 0;
+  for (int64_t begin = 0; begin < npix; begin += kSlice) {
+    const int64_t n = std::min(kSlice, npix - begin);
+    slice.assign(static_cast<size_t>(n), 0);
+    for (; next < nonempty.size() && nonempty[next].pixel < begin + n; ++next)
+      slice[static_cast<size_t>(nonempty[next].pixel - begin)] = nonempty[next].count;
+    out.column(1, slice.data(), n, begin, repeat);
+  }
   common_keys(out, order);
   out.key("FIRSTPIX", int64_t{0}, "First pixel # (0 based)");
   out.key("LASTPIX", npix - 1, "Last pixel # (0 based)");
@@ -101,13 +117,24 @@ void write_implicit(FitsWriter& out, int order, const std::vector<int64_t>& coun
 }
 
 // Only the non-empty pixels: `PIXEL`, `VALUE` rows, EXPLICIT indexing.
-void write_explicit(FitsWriter& out, int order, const std::vector<int64_t>& pixels, const std::vector<int64_t>& values) {
-  out.table(static_cast<int64_t>(pixels.size()), {{"PIXEL", "1K"}, {"VALUE", "1K"}});
-  out.column(1, pixels);
-  out.column(2, values);
+void write_explicit(FitsWriter& out, int order, const std::vector<PixelCount>& nonempty) {
+  const auto rows = static_cast<int64_t>(nonempty.size());
+  out.table(rows, {{"PIXEL", "1K"}, {"VALUE", "1K"}});
+  std::vector<int64_t> pixels, values;
+  for (int64_t begin = 0; begin < rows; begin += kSlice) {
+    const int64_t n = std::min(kSlice, rows - begin);
+    pixels.resize(static_cast<size_t>(n));
+    values.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      pixels[static_cast<size_t>(i)] = nonempty[static_cast<size_t>(begin + i)].pixel;
+      values[static_cast<size_t>(i)] = nonempty[static_cast<size_t>(begin + i)].count;
+    }
+    out.column(1, pixels.data(), n, begin);
+    out.column(2, values.data(), n, begin);
+  }
   common_keys(out, order);
   out.key("INDXSCHM", "EXPLICIT", "Indexing: IMPLICIT or EXPLICIT");
-  out.key("OBS_NPIX", static_cast<int64_t>(pixels.size()), "Number of non-empty pixels stored");
+  out.key("OBS_NPIX", rows, "Number of non-empty pixels stored");
   out.key("OBJECT", "PARTIAL", "Sky coverage, either FULLSKY or PARTIAL");
 }
 
@@ -172,40 +199,28 @@ void write_skymap_fits(const std::string& path, int order, const std::vector<int
   if (static_cast<int64_t>(counts.size()) != healpix_npix(order))
     throw Error(path + ": a skymap of order " + std::to_string(order) + " needs " + std::to_string(healpix_npix(order)) +
                 " counts, got " + std::to_string(counts.size()));
-  std::vector<int64_t> pixels, values;
+  std::vector<PixelCount> nonempty;
   for (size_t p = 0; p < counts.size(); ++p) {
     if (counts[p] < 0) throw Error(path + ": skymap counts must not be negative (pixel " + std::to_string(p) + ")");
-    if (counts[p] == 0) continue;
-    pixels.push_back(static_cast<int64_t>(p));
-    values.push_back(counts[p]);
+    if (counts[p] != 0) nonempty.push_back({static_cast<int64_t>(p), counts[p]});
   }
-  // hats' rule: EXPLICIT when more than half of the pixels are empty.
-  if (2 * pixels.size() < counts.size())
-    write_fits(path, [&](FitsWriter& out) { write_explicit(out, order, pixels, values); });
-  else
-    write_fits(path, [&](FitsWriter& out) { write_implicit(out, order, counts); });
+  write_skymap_fits(path, order, nonempty);
 }
 
 void write_skymap_fits(const std::string& path, int order, const std::vector<PixelCount>& nonempty) {
   check_skymap_order(path, order);
   const int64_t npix = healpix_npix(order);
-  std::vector<int64_t> pixels, values;
-  pixels.reserve(nonempty.size());
-  values.reserve(nonempty.size());
-  for (const auto& pc : nonempty) {
-    if (pc.pixel < 0 || pc.pixel >= npix || pc.count <= 0 || (!pixels.empty() && pc.pixel <= pixels.back()))
+  for (size_t i = 0; i < nonempty.size(); ++i) {
+    const PixelCount& pc = nonempty[i];
+    if (pc.pixel < 0 || pc.pixel >= npix || pc.count <= 0 || (i > 0 && pc.pixel <= nonempty[i - 1].pixel))
       throw Error(path + ": skymap pixels must be distinct, sorted pixels of order " + std::to_string(order) +
                   " with counts > 0");
-    pixels.push_back(pc.pixel);
-    values.push_back(pc.count);
   }
-  if (2 * static_cast<int64_t>(pixels.size()) < npix) {
-    write_fits(path, [&](FitsWriter& out) { write_explicit(out, order, pixels, values); });
-    return;
-  }
-  std::vector<int64_t> counts(static_cast<size_t>(npix), 0);
-  for (size_t i = 0; i < pixels.size(); ++i) counts[static_cast<size_t>(pixels[i])] = values[i];
-  write_fits(path, [&](FitsWriter& out) { write_implicit(out, order, counts); });
+  // hats' rule: EXPLICIT when more than half of the pixels are empty.
+  if (2 * static_cast<int64_t>(nonempty.size()) < npix)
+    write_fits(path, [&](FitsWriter& out) { write_explicit(out, order, nonempty); });
+  else
+    write_fits(path, [&](FitsWriter& out) { write_implicit(out, order, nonempty); });
 }
 
 }  // namespace lodestar

@@ -169,6 +169,14 @@ def test_write_skymap_fits_from_python(tmp_path):
     np.testing.assert_array_equal(healpy_counts(tmp_path / "sparse.fits", 4), sparse)
     _core.write_skymap_fits(str(tmp_path / "sparse.fits"), 4, sparse * 2)  # replaces
     np.testing.assert_array_equal(healpy_counts(tmp_path / "sparse.fits", 4), sparse * 2)
+    # Maps bigger than the writer's 2**20-value slices, both layouts.
+    big = rng.integers(0, 3, 12 * 4**9)  # ~2/3 non-empty: IMPLICIT, 3 slices
+    _core.write_skymap_fits(str(tmp_path / "big.fits"), 9, big)
+    np.testing.assert_array_equal(healpy_counts(tmp_path / "big.fits", 9), big)
+    wide = np.zeros(12 * 4**10, dtype=np.int64)
+    wide[rng.choice(len(wide), 2_500_000, replace=False)] = rng.integers(1, 9, 2_500_000)  # EXPLICIT, 3 slices
+    _core.write_skymap_fits(str(tmp_path / "wide.fits"), 10, wide)
+    np.testing.assert_array_equal(healpy_counts(tmp_path / "wide.fits", 10), wide)
     with pytest.raises(_core.LodestarError, match=r"bad\.fits: a skymap of order 2 needs 192 counts, got 5"):
         _core.write_skymap_fits(str(tmp_path / "bad.fits"), 2, np.ones(5, dtype=np.int64))
     with pytest.raises(_core.LodestarError, match=r"bad\.fits: skymap counts must not be negative \(pixel 7\)"):
