@@ -65,18 +65,31 @@ def _sql_string(path: str) -> str:
     return "'" + path.replace("'", "''") + "'"
 
 
-def sum_ra_partition(path: str) -> tuple[float, int, float]:
-    """One task: (sum of ra, rows, seconds spent inside the task) for one Parquet file."""
+def sum_ra_partition(paths: str | list[str]) -> tuple[float, int, float]:
+    """One task: (sum of ra, rows, seconds spent inside the task) over one
+    Parquet file or a group of them (one query: the engine streams them)."""
     start = time.perf_counter()
-    table = _worker_engine().arrow(f"SELECT sum(ra) AS s, count(*) AS n FROM read_parquet({_sql_string(path)})")
+    listing = "[" + ", ".join(_sql_string(p) for p in ([paths] if isinstance(paths, str) else paths)) + "]"
+    table = _worker_engine().arrow(f"SELECT sum(ra) AS s, count(*) AS n FROM read_parquet({listing})")
     return float(table["s"][0].as_py()), int(table["n"][0].as_py()), time.perf_counter() - start
 
 
-def lodestar_sum_ra(client, files: list[str], workers: list[str] | None = None) -> dict:
-    """Sum of `ra` over `files` on a Dask cluster: one task per file, the
-    workers read their files themselves, only (sum, rows, seconds) travels
+def task_groups(files: list[str], n_workers: int, tasks_per_worker: int) -> list[list[str]]:
+    """Contiguous groups of files, `tasks_per_worker` per worker (fewer when there
+    are fewer files): each task pays Dask's fixed ~1.5 ms and one query's set-up
+    once for several partitions instead of once per partition, and a few tasks
+    per worker still balance the load."""
+    n_tasks = max(1, min(len(files), n_workers * tasks_per_worker))
+    bounds = [round(i * len(files) / n_tasks) for i in range(n_tasks + 1)]
+    return [files[a:b] for a, b in zip(bounds, bounds[1:]) if b > a]
+
+
+def lodestar_sum_ra(client, files: list[str], workers: list[str] | None = None, tasks_per_worker: int | None = None) -> dict:
+    """Sum of `ra` over `files` on a Dask cluster: one task per file (or, with
+    tasks_per_worker, that many tasks per worker, each over a group of files);
+    the workers read their files themselves, only (sum, rows, seconds) travels
     back. `workers`: run only on these worker addresses (the benchmark's way
-    of using n of the cluster's workers). Returns {"sum", "rows", "task_seconds"}."""
+    of using n of the cluster's workers). Returns {"sum", "rows", "task_seconds", "tasks"}."""
     module = sys.modules.get(__name__)
     if __name__ != "__main__" and module is not None:
         # Imported (not run as a script): ship this module's functions by value,
@@ -87,12 +100,14 @@ def lodestar_sum_ra(client, files: list[str], workers: list[str] | None = None) 
 
     # A local function: plain pickle refuses it, so Dask falls back to cloudpickle for the graph (which then
     # honours the by-value registration above) instead of pickling sum_ra_partition by module reference.
-    def task(path: str) -> tuple[float, int, float]:
-        return sum_ra_partition(path)
+    def task(paths) -> tuple[float, int, float]:
+        return sum_ra_partition(paths)
 
     placement = {"workers": workers, "allow_other_workers": False} if workers else {}
-    parts = client.gather(client.map(task, files, key="sum-ra", pure=False, **placement))
-    return {"sum": math.fsum(p[0] for p in parts), "rows": sum(p[1] for p in parts), "task_seconds": sum(p[2] for p in parts)}
+    units = files if tasks_per_worker is None else task_groups(files, len(workers or [None]), tasks_per_worker)
+    parts = client.gather(client.map(task, units, key="sum-ra", pure=False, **placement))
+    return {"sum": math.fsum(p[0] for p in parts), "rows": sum(p[1] for p in parts), "task_seconds": sum(p[2] for p in parts),
+            "tasks": len(units)}
 
 
 def lodestar_sum_ra_in_process(files: list[str], threads: int) -> dict:
@@ -235,14 +250,16 @@ def ensure_catalog(path: Path, rows: int, rows_per_file: int) -> list[str]:
     return files
 
 
-def run_all(files: list[str], n_max: int, repeats: int, overhead_tasks: int, with_spark: bool) -> dict:
+def run_all(files: list[str], n_max: int, repeats: int, overhead_tasks: int, with_spark: bool, tasks_per_worker: int = 2) -> dict:
     """Every engine at every point (n = 1..n_max workers, strong and weak),
     interleaved: one warm-up round, then `repeats` rounds that each visit all
     points in turn, so a change of machine load during the benchmark hits
     every engine and point alike instead of biasing one of them.
 
     Lodestar on Dask: one cluster of n_max single-thread worker processes; the
-    n-worker runs use its first n workers (the others stay idle). Lodestar
+    n-worker runs use its first n workers (the others stay idle), with
+    `tasks_per_worker` tasks per worker over groups of files ("lodestar_dask")
+    and, for reference, one task per file ("lodestar_dask_per_file"). Lodestar
     in-process: one engine with n threads. Spark: a fresh local[n] session per
     round (the core count is fixed when a session starts; the JVM, and so its
     JIT, lives on), warmed up with one query before it is timed."""
@@ -268,8 +285,11 @@ def run_all(files: list[str], n_max: int, repeats: int, overhead_tasks: int, wit
                 points = {}
                 for n in range(1, n_max + 1):
                     use, wf = addresses[:n], subset(files, n, n_max)
-                    points[("lodestar_dask", n, "strong")] = (lambda use=use: lodestar_sum_ra(client, files, use), dask_cpu)
-                    points[("lodestar_dask", n, "weak")] = (lambda use=use, wf=wf: lodestar_sum_ra(client, wf, use), dask_cpu)
+                    tpw = tasks_per_worker
+                    points[("lodestar_dask", n, "strong")] = (lambda use=use: lodestar_sum_ra(client, files, use, tpw), dask_cpu)
+                    points[("lodestar_dask", n, "weak")] = (lambda use=use, wf=wf: lodestar_sum_ra(client, wf, use, tpw), dask_cpu)
+                    points[("lodestar_dask_per_file", n, "strong")] = (lambda use=use: lodestar_sum_ra(client, files, use), dask_cpu)
+                    points[("lodestar_dask_per_file", n, "weak")] = (lambda use=use, wf=wf: lodestar_sum_ra(client, wf, use), dask_cpu)
                     points[("lodestar_in_process", n, "strong")] = (
                         lambda n=n: lodestar_sum_ra_in_process(files, n),
                         time.process_time,
@@ -307,11 +327,14 @@ def run_all(files: list[str], n_max: int, repeats: int, overhead_tasks: int, wit
     runs: dict[str, dict[int, dict]] = {}
     for (engine, n, kind), ser in series.items():
         runs.setdefault(engine, {}).setdefault(n, {})[kind] = ser.summary()
-    for n, r in runs["lodestar_dask"].items():
-        # Dask's share of a run: wall time minus the time the tasks themselves took, spread over n workers.
-        r["scheduling_s_per_partition"] = (r["strong"]["best_s"] - r["strong"]["result"]["task_seconds"] / n) / len(files)
-        r["overhead"] = overheads[n]
-        r["weak_files"] = len(subset(files, n, n_max))
+    for name in ("lodestar_dask", "lodestar_dask_per_file"):
+        for n, r in runs[name].items():
+            # Dask's share of a run: wall time minus the time the tasks themselves took, spread over n workers.
+            tasks = r["strong"]["result"]["tasks"]
+            r["scheduling_s_per_task"] = (r["strong"]["best_s"] - r["strong"]["result"]["task_seconds"] / n) / tasks
+            r["scheduling_s_per_partition"] = r["scheduling_s_per_task"] * tasks / len(files)
+            r["overhead"] = overheads[n]
+            r["weak_files"] = len(subset(files, n, n_max))
     return runs
 
 
@@ -345,6 +368,7 @@ def plot(results: dict, path: Path) -> None:
     fig, axes = plt.subplots(1, 4, figsize=(20, 4.5))
     styles = {
         "lodestar_dask": ("Lodestar on Dask (processes)", "o-"),
+        "lodestar_dask_per_file": ("Lodestar on Dask, one task per file", "o:"),
         "lodestar_in_process": ("Lodestar in-process (threads)", "s--"),
         "spark": ("Spark local[n]", "^-"),
     }
@@ -391,6 +415,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--overhead-tasks", type=int, default=2000, help="no-op tasks for the per-task overhead (default 2000)")
     parser.add_argument("--no-spark", action="store_true", help="skip Apache Spark")
+    parser.add_argument("--tasks-per-worker", type=int, default=2,
+                        help="Lodestar on Dask: tasks per worker, each over a group of files (default 2; "
+                             "lodestar_dask_per_file is always measured too)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results", help="output folder")
     parser.add_argument("--plot-only", action="store_true", help="redraw scaling.png from an existing scaling.json")
     args = parser.parse_args(argv)
@@ -423,7 +450,8 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
 
-    runs = run_all(files, args.workers, args.repeats, args.overhead_tasks, with_spark=not args.no_spark)
+    runs = run_all(files, args.workers, args.repeats, args.overhead_tasks, with_spark=not args.no_spark,
+                   tasks_per_worker=args.tasks_per_worker)
 
     # Every engine must have computed the same sum over the same rows.
     truth = runs["lodestar_in_process"][1]["strong"]["result"]
@@ -440,6 +468,7 @@ def main(argv: list[str] | None = None) -> int:
             spark_tp = scaling["spark"][str(n)]["strong_rows_per_s"]
             ratios[str(n)] = {
                 "lodestar_dask_over_spark": scaling["lodestar_dask"][str(n)]["strong_rows_per_s"] / spark_tp,
+                "lodestar_dask_per_file_over_spark": scaling["lodestar_dask_per_file"][str(n)]["strong_rows_per_s"] / spark_tp,
                 "lodestar_in_process_over_spark": scaling["lodestar_in_process"][str(n)]["strong_rows_per_s"] / spark_tp,
                 "cpu_efficiency_lodestar_dask_over_spark": scaling["spark"][str(n)]["strong_cpu_s_per_mrow"]
                 / scaling["lodestar_dask"][str(n)]["strong_cpu_s_per_mrow"],
@@ -456,6 +485,7 @@ def main(argv: list[str] | None = None) -> int:
             "workers": args.workers,
             "reference": args.reference,
             "repeats": args.repeats,
+            "tasks_per_worker": args.tasks_per_worker,
             "data": str(data),
         },  # fmt: skip
         "machine": {
@@ -468,8 +498,10 @@ def main(argv: list[str] | None = None) -> int:
         "scaling": scaling,
         "throughput_ratio_vs_spark": ratios,
         "dask_overhead": {
-            str(n): {**r["overhead"], "scheduling_s_per_partition": r["scheduling_s_per_partition"]}
-            for n, r in runs["lodestar_dask"].items()
+            str(n): {**r["overhead"], "scheduling_s_per_partition": r["scheduling_s_per_partition"],
+                     "scheduling_s_per_task_grouped": runs["lodestar_dask"][n]["scheduling_s_per_task"],
+                     "scheduling_s_per_partition_grouped": runs["lodestar_dask"][n]["scheduling_s_per_partition"]}
+            for n, r in runs["lodestar_dask_per_file"].items()
         },
         "engine_open_s": engine_open_cost(),
         "runs": {name: {str(n): r for n, r in by_n.items()} for name, by_n in runs.items()},
@@ -480,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\nsum(ra) = {truth['sum']:.6f} over {truth['rows']:,} rows in {len(files)} files")
     header = ("engine", "n", "strong s", "speed-up", "weak s", "scaled", "eff.", "Mrows/s", "CPU s/Mrow")
-    widths = (22, 3, 10, 10, 9, 8, 7, 9, 12)
+    widths = (24, 3, 10, 10, 9, 8, 7, 9, 12)
     print(header[0].ljust(widths[0]) + "".join(h.rjust(w) for h, w in zip(header[1:], widths[1:], strict=True)))
     for name, table in scaling.items():
         for n, row in table.items():
@@ -498,7 +530,8 @@ def main(argv: list[str] | None = None) -> int:
             print(name.ljust(widths[0]) + "".join(str(c).rjust(w) for c, w in zip(cells, widths[1:], strict=True)))
     for n, r in ratios.items():
         print(
-            f"vs Spark with {n}: throughput Lodestar on Dask {r['lodestar_dask_over_spark']:.1f}x, "
+            f"vs Spark with {n}: throughput Lodestar on Dask {r['lodestar_dask_over_spark']:.1f}x "
+            f"(one task per file {r['lodestar_dask_per_file_over_spark']:.1f}x), "
             f"in-process {r['lodestar_in_process_over_spark']:.1f}x; CPU per row "
             f"{r['cpu_efficiency_lodestar_dask_over_spark']:.1f}x / "
             f"{r['cpu_efficiency_lodestar_in_process_over_spark']:.1f}x less"
@@ -507,7 +540,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"Dask overhead with {n} workers: {o['bulk_s_per_task'] * 1e3:.2f} ms per no-op task in bulk, "
             f"{o['round_trip_s'] * 1e3:.2f} ms round trip, "
-            f"{o['scheduling_s_per_partition'] * 1e3:.2f} ms per partition in the query"
+            f"{o['scheduling_s_per_partition'] * 1e3:.2f} ms per partition in the query with one task per file, "
+            f"{o['scheduling_s_per_partition_grouped'] * 1e3:.2f} ms with grouped tasks"
         )
     print(f"wrote {args.out / 'scaling.json'} and {args.out / 'scaling.png'}")
     return 0

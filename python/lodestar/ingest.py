@@ -9,6 +9,7 @@ from typing import Iterable
 from . import _core, storage
 from .catalog import Catalog
 from .engine import Connection
+from .hats_extras import finish_catalog_dir
 from .processes import pid_alive
 
 
@@ -96,6 +97,7 @@ def ingest(
             highest_order=int(highest_order), overwrite=bool(overwrite), drop_invalid=bool(drop_invalid),
             memory_limit=memory_limit, threads=int(threads or 0), row_group_rows=int(row_group_rows),
             types=dict(types or {}), progress=bar if show else None,
+            before_publish=finish_catalog_dir,  # dataset/_metadata, with pyarrow, before the catalog appears
         )
     finally:
         bar.close()

@@ -5,14 +5,16 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cctype>
 #include <cerrno>
-#include <cstring>
 #include <chrono>
+#include <condition_variable>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -20,6 +22,7 @@
 #include "catalog/catalog_sql.hpp"
 #include "catalog/fits_table.hpp"
 #include "catalog/hats_catalog.hpp"
+#include "catalog/skymap_fits.hpp"
 #include "engine/engine.hpp"
 #include "engine/sql_text.hpp"
 #include "lodestar_version.hpp"
@@ -29,12 +32,13 @@ namespace fs = std::filesystem;
 namespace lodestar {
 
 const std::vector<std::string>& ra_column_candidates() {
-  static const std::vector<std::string> c = {"ra", "ra_deg", "radeg", "raj2000", "ra_icrs", "ra_j2000", "right_ascension", "alpha"};
+  static const std::vector<std::string> c = {"ra",      "ra_deg",   "radeg",           "raj2000",
+                                             "ra_icrs", "ra_j2000", "right_ascension", "alpha"};
   return c;
 }
 const std::vector<std::string>& dec_column_candidates() {
-  static const std::vector<std::string> c = {"dec", "decl", "dec_deg", "dedeg", "decdeg", "dej2000", "decj2000", "de_icrs", "dec_icrs",
-                                             "dec_j2000", "declination", "delta"};
+  static const std::vector<std::string> c = {"dec",      "decl",    "dec_deg",  "dedeg",     "decdeg",      "dej2000",
+                                             "decj2000", "de_icrs", "dec_icrs", "dec_j2000", "declination", "delta"};
   return c;
 }
 
@@ -124,8 +128,8 @@ std::string pick_column(const std::vector<Column>& cols, const std::string& give
 }
 
 bool numeric_type(const std::string& t) {
-  static const std::vector<std::string> ok = {"DOUBLE", "FLOAT", "REAL", "INTEGER", "BIGINT", "SMALLINT", "TINYINT", "HUGEINT",
-                                              "UINTEGER", "UBIGINT", "USMALLINT", "UTINYINT"};
+  static const std::vector<std::string> ok = {"DOUBLE",  "FLOAT",   "REAL",     "INTEGER", "BIGINT",    "SMALLINT",
+                                              "TINYINT", "HUGEINT", "UINTEGER", "UBIGINT", "USMALLINT", "UTINYINT"};
   return std::find(ok.begin(), ok.end(), t) != ok.end() || t.rfind("DECIMAL", 0) == 0;
 }
 
@@ -157,28 +161,60 @@ QueryResult run_with_progress(duckdb_connection con, const std::string& sql, con
   if (!report) return run_query(con, sql);
   // Progress tracking is a per-connection setting; never printed by DuckDB itself.
   run_query(con, "SET enable_progress_bar = true; SET enable_progress_bar_print = false");
-  std::atomic<bool> done{false};
+  // The poller waits on a condition variable, not a plain sleep, so that the
+  // end of the query wakes it at once (a sleep would add up to a poll period
+  // to every phase).
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
   std::thread poller([&] {
-    while (!done.load()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      if (done.load()) break;
+    std::unique_lock<std::mutex> lock(m);
+    while (!cv.wait_for(lock, std::chrono::milliseconds(200), [&] { return done; })) {
+      lock.unlock();
       const duckdb_query_progress_type p = duckdb_query_progress(con);
       if (p.percentage >= 0) report(p.percentage / 100.0, static_cast<int64_t>(p.rows_processed));
+      lock.lock();
     }
   });
+  auto stop = [&] {
+    {
+      std::lock_guard<std::mutex> lock(m);
+      done = true;
+    }
+    cv.notify_all();
+    poller.join();
+  };
   try {
     QueryResult r = run_query(con, sql);
-    done = true;
-    poller.join();
+    stop();
     return r;
   } catch (...) {
-    done = true;
-    poller.join();
+    stop();
     throw;
   }
 }
 
 int64_t rows_written(QueryResult& r) { return duckdb_value_int64(r.raw(), 0, 0); }
+
+// Calls fn(values, validity, n) for the BIGINT column `column` of `table`,
+// in rowid order, reading slices of `slice_rows` rows: each slice is one
+// materialized result, so memory stays bounded whatever the table's size.
+void for_each_int64_chunk(duckdb_connection con, const std::string& table, const std::string& column,
+                          const std::function<void(const int64_t*, const uint64_t*, idx_t)>& fn, int64_t slice_rows = 1 << 22) {
+  QueryResult count = run_query(con, "SELECT count(*) FROM " + table);
+  const int64_t rows = duckdb_value_int64(count.raw(), 0, 0);
+  for (int64_t begin = 0; begin < rows; begin += slice_rows) {
+    QueryResult r = run_query(con, "SELECT " + column + " FROM " + table + " WHERE rowid >= " + std::to_string(begin) +
+                                       " AND rowid < " + std::to_string(begin + slice_rows));
+    while (true) {
+      DataChunk chunk(duckdb_fetch_chunk(*r.raw()));
+      if (!chunk) break;
+      duckdb_vector v = duckdb_data_chunk_get_vector(chunk.get(), 0);
+      fn(static_cast<const int64_t*>(duckdb_vector_get_data(v)), duckdb_vector_get_validity(v),
+         duckdb_data_chunk_get_size(chunk.get()));
+    }
+  }
+}
 
 // The staging folder of an ingest: <root>/.ingest-<name>-<pid>. Stale ones of
 // killed ingests (their pid is gone) are removed before a new run.
@@ -205,8 +241,8 @@ std::string utc_now() {
 }
 
 std::string leaf_path(const std::string& dataset, int order, int64_t pixel) {
-  return dataset + "/Norder=" + std::to_string(order) + "/Dir=" + std::to_string((pixel / 10000) * 10000) + "/Npix=" + std::to_string(pixel) +
-         ".parquet";
+  return dataset + "/Norder=" + std::to_string(order) + "/Dir=" + std::to_string((pixel / 10000) * 10000) +
+         "/Npix=" + std::to_string(pixel) + ".parquet";
 }
 
 class Ingest {
@@ -219,12 +255,14 @@ class Ingest {
     files_ = expand_inputs(o_.inputs);
     format_ = format_of(files_.front());
     for (const auto& f : files_)
-      if (format_of(f) != format_) throw Error("all inputs must have the same format: " + files_.front() + " and " + f + " differ");
+      if (format_of(f) != format_)
+        throw Error("all inputs must have the same format: " + files_.front() + " and " + f + " differ");
     fs::create_directories(o_.root);
     root_ = CatalogRoot(o_.root);
     target_ = root_.path_of(o_.name);
     if (fs::exists(target_) && !o_.overwrite)
-      throw Error("catalog '" + o_.name + "' already exists in " + o_.root + "; choose another name or pass overwrite to replace it");
+      throw Error("catalog '" + o_.name + "' already exists in " + o_.root +
+                  "; choose another name or pass overwrite to replace it");
 
     staging_ = staging_dir(o_.root, o_.name);
     fs::remove_all(staging_);
@@ -236,13 +274,19 @@ class Ingest {
       eo.temp_directory = staging_ + "/spill";
       engine_ = std::make_unique<Engine>(eo);
       con_ = engine_->connect();
-      build_source();
-      write_sorted_staging();
-      plan();
-      write_leaves();
-      write_metadata();
-      publish();
+      timed("inspect", [&] { build_source(); });
+      timed("read+sort", [&] { stage_sorted(); });
+      timed("plan", [&] { plan(); });
+      start_skymap();
+      timed("write", [&] { write_leaves(); });
+      timed("metadata", [&] {
+        skymap_.get();  // rethrows its error, if any
+        write_metadata();
+      });
+      if (o_.before_publish) timed("before_publish", [&] { o_.before_publish(staging_ + "/catalog"); });
+      timed("publish", [&] { publish(); });
     } catch (...) {
+      if (skymap_.valid()) skymap_.wait();  // it writes into the staging folder removed below
       con_ = Connection();
       engine_.reset();
       std::error_code ignored;
@@ -260,12 +304,21 @@ class Ingest {
   CatalogRoot root_{""};
   std::string target_, staging_;
   std::unique_ptr<Engine> engine_;
+  std::future<void> skymap_;
+  int skymap_order_ = 0;
   Connection con_;
   std::string source_;  // FROM-clause relation of the input
   std::vector<Column> columns_;
   std::string ra_, dec_;
   std::vector<std::string> kept_columns_;
   IngestReport report_;
+
+  template <typename F>
+  void timed(const char* phase, F&& step) {
+    const auto t0 = std::chrono::steady_clock::now();
+    step();
+    report_.phase_seconds.emplace_back(phase, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
 
   void progress(const std::string& phase, double fraction, int64_t done, int64_t total) {
     if (o_.on_progress) o_.on_progress({phase, std::clamp(fraction, 0.0, 1.0), done, total});
@@ -275,14 +328,17 @@ class Ingest {
     CatalogRoot::check_name(o_.name);
     if (o_.root.empty()) throw Error("no catalog root given");
     if (o_.pixel_threshold <= 0) throw Error("pixel_threshold must be > 0, got " + std::to_string(o_.pixel_threshold));
-    if (check_order(o_.highest_order)) throw Error("highest_order must be within [0, 29], got " + std::to_string(o_.highest_order));
+    if (check_order(o_.highest_order))
+      throw Error("highest_order must be within [0, 29], got " + std::to_string(o_.highest_order));
     if (o_.row_group_rows < 1024) throw Error("row_group_rows must be >= 1024");
   }
 
   std::string csv_reader(const std::vector<std::string>& files, bool parallel) const {
     std::string types;
-    for (const auto& [col, type] : o_.csv_types) types += (types.empty() ? "" : ", ") + sql_string_literal(col) + ": " + sql_string_literal(type);
-    std::string sql = "read_csv(" + list_literal(files) + ", header=true, auto_detect=true, union_by_name=" + (files.size() > 1 ? "true" : "false");
+    for (const auto& [col, type] : o_.csv_types)
+      types += (types.empty() ? "" : ", ") + sql_string_literal(col) + ": " + sql_string_literal(type);
+    std::string sql = "read_csv(" + list_literal(files) +
+                      ", header=true, auto_detect=true, union_by_name=" + (files.size() > 1 ? "true" : "false");
     if (!types.empty()) sql += ", types={" + types + "}";
     if (!parallel) sql += ", parallel=false";
     return sql + ")";
@@ -324,7 +380,9 @@ class Ingest {
     }
   }
 
-  std::string describe_inputs() const { return files_.size() == 1 ? files_.front() : files_.front() + " (and " + std::to_string(files_.size() - 1) + " more)"; }
+  std::string describe_inputs() const {
+    return files_.size() == 1 ? files_.front() : files_.front() + " (and " + std::to_string(files_.size() - 1) + " more)";
+  }
 
   // The file and row of the first row failing `bad_condition`, for error messages.
   std::string locate_first(const std::string& bad_condition, const std::string& select) {
@@ -334,11 +392,14 @@ class Ingest {
     Connection c = diag.connect();
     for (const auto& f : files_) {
       std::string rel;
-      if (format_ == Format::Csv) rel = csv_reader({f}, false);
-      else if (format_ == Format::Parquet) rel = "read_parquet(" + sql_string_literal(f) + ", hive_partitioning=false)";
-      else return describe_inputs();
-      const std::string cell = first_cell(
-          c.get(), "SELECT rn, " + select + " FROM (SELECT row_number() OVER () AS rn, * FROM " + rel + ") WHERE " + bad_condition + " LIMIT 1");
+      if (format_ == Format::Csv)
+        rel = csv_reader({f}, false);
+      else if (format_ == Format::Parquet)
+        rel = "read_parquet(" + sql_string_literal(f) + ", hive_partitioning=false)";
+      else
+        return describe_inputs();
+      const std::string cell = first_cell(c.get(), "SELECT rn, " + select + " FROM (SELECT row_number() OVER () AS rn, * FROM " +
+                                                       rel + ") WHERE " + bad_condition + " LIMIT 1");
       if (cell.empty()) continue;
       auto cells = split_cells(cell);
       const int64_t row = std::stoll(cells[0]);
@@ -357,8 +418,10 @@ class Ingest {
     const std::string found = locate_first(q + " IS NOT NULL AND TRY_CAST(" + q + " AS DOUBLE) IS NULL", q);
     const auto cells = split_cells(found);
     if (cells.size() > 1)
-      throw Error(cells[0] + ": column '" + col + "' must hold numbers (degrees) but is " + type + "; first non-numeric value: '" + cells[1] + "'");
-    if (first_cell(con_.get(), "SELECT 1 FROM " + source_ + " LIMIT 1").empty()) throw Error(describe_inputs() + ": the input has no data rows");
+      throw Error(cells[0] + ": column '" + col + "' must hold numbers (degrees) but is " + type +
+                  "; first non-numeric value: '" + cells[1] + "'");
+    if (first_cell(con_.get(), "SELECT 1 FROM " + source_ + " LIMIT 1").empty())
+      throw Error(describe_inputs() + ": the input has no data rows");
   }
 
   std::string valid_condition() const {
@@ -373,38 +436,62 @@ class Ingest {
     return s;
   }
 
-  std::string sorted_file() const { return staging_ + "/sorted.parquet"; }
+  static constexpr const char* kStaged = "staged";
 
   // Pass 1: one read of the input, adding _healpix_29 (NULL for invalid
-  // coordinates), sorted by it into one staging file with small row groups.
-  // DuckDB's sort spills to the staging folder beyond the memory budget.
-  void write_sorted_staging() {
+  // coordinates), sorted by it into a table of the ingest's in-memory
+  // database. DuckDB's sort and the table spill to the staging folder beyond
+  // the memory budget, and a table is cheaper to fill and to cut ranges out of
+  // than a staging Parquet file (no encoding, no decoding; zone maps on the
+  // sorted _healpix_29 prune each partition's scan to its own row groups).
+  void stage_sorted() {
     const std::string r = sql_identifier(ra_) + "::DOUBLE", d = sql_identifier(dec_) + "::DOUBLE";
-    const std::string sql = "COPY (SELECT " + select_columns() + ", CASE WHEN " + valid_condition() + " THEN healpix29(" + r + ", " + d +
-                            ") END AS _healpix_29 FROM " + source_ + " ORDER BY _healpix_29 NULLS FIRST) TO " +
-                            sql_string_literal(sorted_file()) + " (FORMAT parquet, COMPRESSION lz4_raw, ROW_GROUP_SIZE 16384)";
+    const std::string sql = std::string("CREATE TABLE ") + kStaged + " AS SELECT " + select_columns() + ", CASE WHEN " +
+                            valid_condition() + " THEN healpix29(" + r + ", " + d + ") END AS _healpix_29 FROM " + source_ +
+                            " ORDER BY _healpix_29 NULLS FIRST";
     try {
-      run_with_progress(con_.get(), sql, [&](double f, int64_t rows) { progress("read", f, rows, 0); });
+      std::function<void(double, int64_t)> report;
+      if (o_.on_progress) report = [&](double f, int64_t rows) { progress("read", f, rows, 0); };
+      run_with_progress(con_.get(), sql, report);
     } catch (const Error& e) {
       throw Error(describe_inputs() + ": " + e.what());
     }
     progress("read", 1.0, 0, 0);
   }
 
+  // Pass 2: the histogram at highest_order, counted in one streaming scan of
+  // the staged _healpix_29 column (sorted, so runs of equal pixels; cheaper
+  // than a hash aggregate over up to 12·4^k groups). NULLs are the rows with
+  // invalid coordinates.
+  std::vector<PixelCount> histogram(int64_t& invalid) {
+    const int shift = 2 * (29 - o_.highest_order);
+    std::vector<PixelCount> h;
+    bool sorted = true;
+    invalid = 0;
+    for_each_int64_chunk(con_.get(), kStaged, "_healpix_29", [&](const int64_t* v, const uint64_t* valid, idx_t n) {
+      for (idx_t i = 0; i < n; ++i) {
+        if (valid && !duckdb_validity_row_is_valid(const_cast<uint64_t*>(valid), i)) {
+          ++invalid;
+          continue;
+        }
+        const int64_t pix = v[i] >> shift;
+        if (!h.empty() && h.back().pixel == pix) {
+          ++h.back().count;
+          continue;
+        }
+        if (!h.empty() && h.back().pixel > pix) sorted = false;
+        h.push_back({pix, 1});
+      }
+    });
+    if (!sorted) throw Error("internal error: the staged rows are not sorted by _healpix_29");
+    return h;
+  }
+
   void plan() {
     const int k = o_.highest_order;
-    QueryResult r = run_query(con_.get(), "SELECT _healpix_29 >> " + std::to_string(2 * (29 - k)) + " AS pix, count(*) FROM read_parquet(" +
-                                              sql_string_literal(sorted_file()) + ") GROUP BY pix ORDER BY pix NULLS FIRST");
     int64_t invalid = 0, total = 0;
-    for (idx_t i = 0; i < duckdb_row_count(r.raw()); ++i) {
-      const int64_t n = duckdb_value_int64(r.raw(), 1, i);
-      if (duckdb_value_is_null(r.raw(), 0, i)) {
-        invalid += n;
-        continue;
-      }
-      report_.histogram.push_back({duckdb_value_int64(r.raw(), 0, i), n});
-      total += n;
-    }
+    report_.histogram = histogram(invalid);
+    for (const auto& pc : report_.histogram) total += pc.count;
     report_.histogram_order = k;
     if (invalid > 0 && !o_.drop_invalid_coordinates) report_invalid_coordinates(invalid);
     report_.dropped_rows = invalid;
@@ -417,51 +504,74 @@ class Ingest {
 
   [[noreturn]] void report_invalid_coordinates(int64_t invalid) {
     const std::string r = sql_identifier(ra_), d = sql_identifier(dec_);
-    const std::string found = locate_first("NOT " + valid_condition() + " OR " + r + " IS NULL OR " + d + " IS NULL", r + ", " + d);
+    const std::string found =
+        locate_first("NOT " + valid_condition() + " OR " + r + " IS NULL OR " + d + " IS NULL", r + ", " + d);
     const auto cells = split_cells(found);
     std::string why;
     if (cells.size() >= 3) {
       const std::string& ra = cells[1];
       const std::string& dec = cells[2];
-      auto bad = [](const std::string& v) { return v == "NULL" || lower(v) == "nan" || lower(v).find("inf") != std::string::npos; };
-      if (ra == "NULL" || dec == "NULL") why = "column '" + (ra == "NULL" ? ra_ : dec_) + "' is empty";
-      else if (bad(ra)) why = "column '" + ra_ + "' is " + ra + ", expected a finite number of degrees";
-      else if (bad(dec)) why = "column '" + dec_ + "' is " + dec + ", expected a finite number of degrees";
-      else why = "column '" + dec_ + "' = " + dec + " is outside [-90, 90]";
+      auto bad = [](const std::string& v) {
+        return v == "NULL" || lower(v) == "nan" || lower(v).find("inf") != std::string::npos;
+      };
+      if (ra == "NULL" || dec == "NULL")
+        why = "column '" + (ra == "NULL" ? ra_ : dec_) + "' is empty";
+      else if (bad(ra))
+        why = "column '" + ra_ + "' is " + ra + ", expected a finite number of degrees";
+      else if (bad(dec))
+        why = "column '" + dec_ + "' is " + dec + ", expected a finite number of degrees";
+      else
+        why = "column '" + dec_ + "' = " + dec + " is outside [-90, 90]";
     } else {
       why = "invalid coordinates";
     }
-    throw Error(cells[0] + ": " + why + " (" + std::to_string(invalid) +
-                " row(s) with missing, NaN or out-of-range coordinates in all; pass drop_invalid_coordinates to drop and count them)");
+    throw Error(
+        cells[0] + ": " + why + " (" + std::to_string(invalid) +
+        " row(s) with missing, NaN or out-of-range coordinates in all; pass drop_invalid_coordinates to drop and count them)");
   }
 
-  std::string read_files_sql(const std::vector<std::string>& files) const {
-    return "read_parquet(" + list_literal(files) + ", hive_partitioning=false)";
+  // The HATS count map, from the histogram already counted for the plan. It
+  // needs nothing else, so it is written on its own thread while DuckDB
+  // writes the leaves (which do not keep both cores busy).
+  void start_skymap() {
+    const std::string dir = staging_ + "/catalog";
+    fs::create_directories(dir);
+    skymap_order_ = skymap_order_for(report_.histogram_order);
+    skymap_ = std::async(std::launch::async, [this, dir] {
+      // The histogram itself when its order is the skymap's (no copy: up to 12·4^10 pixels).
+      const std::string path = dir + "/skymap.fits";
+      if (skymap_order_ == report_.histogram_order)
+        write_skymap_fits(path, skymap_order_, report_.histogram);
+      else
+        write_skymap_fits(path, skymap_order_, coarsen_histogram(report_.histogram, report_.histogram_order, skymap_order_));
+    });
   }
 
-  // Pass 3: each partition is a contiguous range of the sorted staging file;
-  // the range filter prunes row groups by their _healpix_29 statistics.
+  // Pass 3: each partition is a contiguous range of the sorted staged table;
+  // the range filter prunes its row groups by their _healpix_29 zone maps, and
+  // the table's insertion order (sorted) is kept by the write.
   void write_leaves() {
     const std::string dataset = staging_ + "/catalog/dataset";
     const std::string cols = select_columns() + ", _healpix_29";
     const std::string options = " (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE " + std::to_string(o_.row_group_rows) + ")";
-    const std::string source = "read_parquet(" + sql_string_literal(sorted_file()) + ")";
     int64_t written = 0;
     for (const auto& p : report_.partitions) {
       const PixelRange range = to_order29({p.pixel, p.pixel + 1}, p.order);
       const std::string leaf = leaf_path(dataset, p.order, p.pixel);
       fs::create_directories(fs::path(leaf).parent_path());
-      QueryResult r = run_query(con_.get(), "COPY (SELECT " + cols + " FROM " + source + " WHERE _healpix_29 >= " + std::to_string(range.begin) +
-                                                " AND _healpix_29 < " + std::to_string(range.end) + ") TO " + sql_string_literal(leaf) + options);
+      QueryResult r = run_query(con_.get(), "COPY (SELECT " + cols + " FROM " + kStaged +
+                                                " WHERE _healpix_29 >= " + std::to_string(range.begin) + " AND _healpix_29 < " +
+                                                std::to_string(range.end) + ") TO " + sql_string_literal(leaf) + options);
       const int64_t n = rows_written(r);
       if (n != p.rows)
-        throw Error("internal error: partition Norder=" + std::to_string(p.order) + ", Npix=" + std::to_string(p.pixel) + " wrote " +
-                    std::to_string(n) + " rows, planned " + std::to_string(p.rows));
+        throw Error("internal error: partition Norder=" + std::to_string(p.order) + ", Npix=" + std::to_string(p.pixel) +
+                    " wrote " + std::to_string(n) + " rows, planned " + std::to_string(p.rows));
       written += n;
       progress("write", static_cast<double>(written) / report_.rows, written, report_.rows);
     }
-    if (written != report_.rows) throw Error("internal error: wrote " + std::to_string(written) + " rows of " + std::to_string(report_.rows));
-    fs::remove(sorted_file());
+    if (written != report_.rows)
+      throw Error("internal error: wrote " + std::to_string(written) + " rows of " + std::to_string(report_.rows));
+    run_query(con_.get(), std::string("DROP TABLE ") + kStaged);  // frees its memory and spill files
   }
 
   void write_metadata() {
@@ -469,8 +579,10 @@ class Ingest {
     const auto& parts = report_.partitions;
     // _common_metadata: the schema and no row groups.
     const std::string first_leaf = leaf_path(dir + "/dataset", parts.front().order, parts.front().pixel);
-    run_query(con_.get(), "COPY (SELECT * FROM read_parquet(" + sql_string_literal(first_leaf) + ") LIMIT 0) TO " +
-                              sql_string_literal(dir + "/dataset/_common_metadata") + " (FORMAT parquet)");
+    // hive_partitioning=false: the leaf's path (Norder=K/Dir=D/...) must not add columns to the schema.
+    run_query(con_.get(), "COPY (SELECT * FROM read_parquet(" + sql_string_literal(first_leaf) +
+                              ", hive_partitioning=false) LIMIT 0) TO " + sql_string_literal(dir + "/dataset/_common_metadata") +
+                              " (FORMAT parquet)");
     {
       std::ofstream info(dir + "/partition_info.csv");
       info << "Norder,Npix\n";
@@ -483,7 +595,8 @@ class Ingest {
     for (const auto& e : fs::recursive_directory_iterator(dir + "/dataset"))
       if (e.is_regular_file()) bytes += e.file_size();
     char fraction[32];
-    std::snprintf(fraction, sizeof fraction, "%.6f", static_cast<double>(report_.histogram.size()) / healpix_npix(report_.histogram_order));
+    std::snprintf(fraction, sizeof fraction, "%.6f",
+                  static_cast<double>(report_.histogram.size()) / healpix_npix(report_.histogram_order));
 
     Properties props;
     props.set("obs_collection", o_.name);
@@ -498,6 +611,7 @@ class Ingest {
     props.set("hats_order", std::to_string(max_order));
     props.set("moc_sky_fraction", fraction);
     props.set("hats_estsize", std::to_string(bytes / 1024));
+    props.set("hats_skymap_order", std::to_string(skymap_order_));
     props.set("hats_builder", std::string("lodestar v") + LODESTAR_VERSION + " (DuckDB " + LODESTAR_DUCKDB_VERSION + ")");
     props.set("hats_creation_date", utc_now());
     props.set("hats_version", "v1.0");

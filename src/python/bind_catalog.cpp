@@ -7,6 +7,7 @@
 #include "catalog/catalog_root.hpp"
 #include "catalog/catalog_sql.hpp"
 #include "catalog/ingest.hpp"
+#include "catalog/skymap_fits.hpp"
 #include "core/healpix_index.hpp"
 #include "engine/engine.hpp"
 #include "engine/remote_access.hpp"
@@ -65,6 +66,9 @@ py::dict report_to_dict(const IngestReport& r) {
   }
   d["histogram_pixels"] = pix;
   d["histogram_counts"] = counts;
+  py::dict phases;
+  for (const auto& [phase, seconds] : r.phase_seconds) phases[py::str(phase)] = seconds;
+  d["phase_seconds"] = phases;
   return d;
 }
 
@@ -138,7 +142,8 @@ LODESTAR_PYTHON_BINDING(catalog) {
       "ingest",
       [](std::vector<std::string> inputs, std::string name, std::string root, std::string ra, std::string dec, int64_t pixel_threshold,
          int highest_order, bool overwrite, bool drop_invalid, std::string memory_limit, int threads, int64_t row_group_rows,
-         std::map<std::string, std::string> types, std::function<void(std::string, double, int64_t, int64_t)> progress) {
+         std::map<std::string, std::string> types, std::function<void(std::string, double, int64_t, int64_t)> progress,
+         std::function<void(std::string)> before_publish) {
         IngestOptions o;
         o.inputs = std::move(inputs);
         o.name = std::move(name);
@@ -163,6 +168,13 @@ LODESTAR_PYTHON_BINDING(catalog) {
             }
           };
         }
+        if (before_publish) {
+          // Unlike progress, its errors abort the ingest (the staging folder is removed).
+          o.before_publish = [before_publish](const std::string& catalog_dir) {
+            py::gil_scoped_acquire locked;
+            before_publish(catalog_dir);
+          };
+        }
         IngestReport report;
         {
           py::gil_scoped_release unlocked;
@@ -173,5 +185,15 @@ LODESTAR_PYTHON_BINDING(catalog) {
       py::arg("inputs"), py::arg("name"), py::arg("root"), py::arg("ra") = "", py::arg("dec") = "", py::arg("pixel_threshold") = 1'000'000,
       py::arg("highest_order") = 10, py::arg("overwrite") = false, py::arg("drop_invalid") = false, py::arg("memory_limit") = "2GB",
       py::arg("threads") = 0, py::arg("row_group_rows") = 20000, py::arg("types") = std::map<std::string, std::string>{},
-      py::arg("progress") = nullptr);
+      py::arg("progress") = nullptr, py::arg("before_publish") = nullptr);
+  m.def(
+      "write_skymap_fits",
+      [](const std::string& path, int order, py::array_t<int64_t, py::array::c_style | py::array::forcecast> counts) {
+        if (counts.ndim() != 1) throw Error(path + ": skymap counts must be a 1-d array");
+        std::vector<int64_t> values(counts.data(), counts.data() + counts.size());
+        py::gil_scoped_release unlocked;
+        write_skymap_fits(path, order, values);
+      },
+      py::arg("path"), py::arg("order"), py::arg("counts"),
+      "Write the HATS skymap.fits count map: counts[p] rows in NESTED pixel p of `order` (12*4**order values)");
 }

@@ -1,9 +1,16 @@
+#include <fitshandle.h>
 #include <gtest/gtest.h>
+#include <healpix_map.h>
+#include <healpix_map_fitsio.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
 
 #include "catalog/catalog_root.hpp"
 #include "catalog/catalog_sql.hpp"
@@ -11,6 +18,8 @@
 #include "catalog/ingest.hpp"
 #include "catalog/partition_plan.hpp"
 #include "catalog/properties.hpp"
+#include "catalog/skymap_fits.hpp"
+#include "core/healpix_index.hpp"
 #include "engine/engine.hpp"
 
 using namespace lodestar;
@@ -30,10 +39,34 @@ fs::path temp_dir(const std::string& name) {
   return p;
 }
 
+// The hats-import rule written the plain way (per-order maps, top-down over
+// every order), as an independent reference for plan_partitions.
+std::vector<PlannedPartition> reference_plan(const std::vector<PixelCount>& histogram, int highest_order, int64_t threshold) {
+  std::vector<std::map<int64_t, int64_t>> counts(highest_order + 1);
+  for (const auto& pc : histogram) counts[highest_order][pc.pixel] += pc.count;
+  for (int k = highest_order; k > 0; --k)
+    for (const auto& [pix, n] : counts[k]) counts[k - 1][pix >> 2] += n;
+  std::vector<std::set<int64_t>> taken(highest_order + 1);
+  std::vector<PlannedPartition> plan;
+  for (int k = 0; k <= highest_order; ++k)
+    for (const auto& [pix, n] : counts[k]) {
+      bool covered = false;
+      for (int j = 0; j < k; ++j) covered = covered || taken[j].count(pix >> (2 * (k - j)));
+      if (covered || n > threshold) continue;
+      taken[k].insert(pix);
+      plan.push_back({k, pix, n});
+    }
+  std::sort(plan.begin(), plan.end(), [](const PlannedPartition& a, const PlannedPartition& b) {
+    return (a.pixel << (2 * (29 - a.order))) < (b.pixel << (2 * (29 - b.order)));
+  });
+  return plan;
+}
+
 }  // namespace
 
 TEST(Properties, ParsesKeepsOrderAndUnknownKeys) {
-  const Properties p = Properties::parse("#HATS catalog\nobs_collection=sky\n  hats_nrows = 42 \nweird\\=key=a b\nx:y\n\n! comment\n");
+  const Properties p =
+      Properties::parse("#HATS catalog\nobs_collection=sky\n  hats_nrows = 42 \nweird\\=key=a b\nx:y\n\n! comment\n");
   EXPECT_EQ(p.get("obs_collection"), "sky");
   EXPECT_EQ(p.get("hats_nrows"), "42");
   EXPECT_EQ(p.get("weird=key"), "a b");
@@ -79,6 +112,71 @@ TEST(PartitionPlan, OverfullPixelAtHighestOrderIsAnError) {
   }
 }
 
+TEST(PartitionPlan, EqualsTheReferenceRuleOnRandomSkies) {
+  std::mt19937_64 rng(11);
+  for (int trial = 0; trial < 30; ++trial) {
+    const int order = 1 + trial % 6;
+    // Clustered counts: a few dense pixels and many sparse ones, in random order.
+    std::uniform_int_distribution<int64_t> pixel(0, healpix_npix(order) - 1);
+    std::vector<PixelCount> h;
+    for (int i = 0; i < 400; ++i) h.push_back({pixel(rng), 1 + static_cast<int64_t>(rng() % (i % 10 == 0 ? 60 : 5))});
+    // At least the fullest highest-order pixel (else the plan is rightly an error).
+    std::map<int64_t, int64_t> per_pixel;
+    int64_t fullest = 0;
+    for (const auto& pc : h) fullest = std::max(fullest, per_pixel[pc.pixel] += pc.count);
+    const int64_t threshold = fullest + static_cast<int64_t>(rng() % 500);
+    const auto got = plan_partitions(h, order, threshold);
+    const auto want = reference_plan(h, order, threshold);
+    ASSERT_EQ(got.size(), want.size()) << "trial " << trial;
+    int64_t rows = 0, total = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].order, want[i].order);
+      EXPECT_EQ(got[i].pixel, want[i].pixel);
+      EXPECT_EQ(got[i].rows, want[i].rows);
+      rows += got[i].rows;
+    }
+    for (const auto& pc : h) total += pc.count;
+    EXPECT_EQ(rows, total) << "every row in exactly one partition";
+  }
+  EXPECT_THROW(plan_partitions({{healpix_npix(3), 1}}, 3, 10), Error);  // not a pixel of order 3
+}
+
+TEST(Skymap, ImplicitAndExplicitMapsReadBack) {
+  const fs::path dir = temp_dir("skymap");
+  // Dense: every pixel non-empty -> IMPLICIT, readable as a HEALPix map by HEALPix C++ itself.
+  std::vector<int64_t> dense(static_cast<size_t>(healpix_npix(2)));
+  for (size_t i = 0; i < dense.size(); ++i) dense[i] = 1 + static_cast<int64_t>(i * 7 % 13);
+  write_skymap_fits((dir / "dense.fits").string(), 2, dense);
+  Healpix_Map<double> map;
+  read_Healpix_map_from_fits((dir / "dense.fits").string(), map);
+  ASSERT_EQ(map.Npix(), static_cast<int>(dense.size()));
+  EXPECT_EQ(map.Scheme(), NEST);
+  for (size_t i = 0; i < dense.size(); ++i) EXPECT_EQ(map[static_cast<int>(i)], static_cast<double>(dense[i]));
+  // Sparse, from the non-empty pixels of a finer histogram -> EXPLICIT (PIXEL, VALUE).
+  const std::vector<PixelCount> fine = {{17, 2}, {18, 3}, {4000, 5}, {49151, 1}};  // order 6
+  const auto coarse = coarsen_histogram(fine, 6, 4);
+  ASSERT_EQ(coarse.size(), 3u);
+  EXPECT_EQ(coarse[0].pixel, 1);
+  EXPECT_EQ(coarse[0].count, 5);
+  write_skymap_fits((dir / "sparse.fits").string(), 4, coarse);
+  fitshandle in;
+  in.open((dir / "sparse.fits").string());
+  in.goto_hdu(2);
+  EXPECT_EQ(in.get_key<std::string>("INDXSCHM"), "EXPLICIT");
+  EXPECT_EQ(in.get_key<int>("NSIDE"), 16);
+  EXPECT_EQ(in.colname(1), "PIXEL");
+  EXPECT_EQ(in.colname(2), "VALUE");
+  std::vector<int64> pixels, values;
+  in.read_entire_column(1, pixels);
+  in.read_entire_column(2, values);
+  EXPECT_EQ(pixels, (std::vector<int64>{1, 250, 3071}));
+  EXPECT_EQ(values, (std::vector<int64>{5, 5, 1}));
+  EXPECT_THROW(write_skymap_fits((dir / "bad.fits").string(), 2, std::vector<int64_t>(5, 1)), Error);
+  EXPECT_THROW(write_skymap_fits((dir / "bad.fits").string(), 4, std::vector<PixelCount>{{3, 1}, {2, 1}}), Error);  // unsorted
+  EXPECT_FALSE(fs::exists(dir / "bad.fits"));
+  fs::remove_all(dir);
+}
+
 TEST(HatsCatalog, OpensTheFixtures) {
   const std::string fixtures = shared_dir() + "/hats-fixtures";
   if (!fs::exists(fixtures)) GTEST_SKIP() << "shared data not available: " << fixtures << " is missing";
@@ -108,7 +206,8 @@ TEST(Ingest, CsvRoundTripAndRefusals) {
   {
     std::ofstream csv(dir / "in.csv");
     csv << "id,RA,Dec,mag\n";
-    for (int i = 0; i < 5000; ++i) csv << i << "," << (i * 0.0721) << "," << (-89.9 + (i % 1799) * 0.1) << "," << (15 + i % 7) << "\n";
+    for (int i = 0; i < 5000; ++i)
+      csv << i << "," << (i * 0.0721) << "," << (-89.9 + (i % 1799) * 0.1) << "," << (15 + i % 7) << "\n";
   }
   IngestOptions o;
   o.inputs = {(dir / "in.csv").string()};
@@ -126,11 +225,49 @@ TEST(Ingest, CsvRoundTripAndRefusals) {
   Engine engine;
   Connection con = engine.connect();
   register_catalog_view(con.get(), "cat", c);
-  QueryResult q = run_query(con.get(), "SELECT count(*), sum(id), count(*) FILTER (WHERE _healpix_29 <> healpix29(RA, Dec)) FROM cat");
+  QueryResult q =
+      run_query(con.get(), "SELECT count(*), sum(id), count(*) FILTER (WHERE _healpix_29 <> healpix29(RA, Dec)) FROM cat");
   EXPECT_EQ(duckdb_value_int64(q.raw(), 0, 0), 5000);
   EXPECT_EQ(duckdb_value_int64(q.raw(), 1, 0), 4999LL * 5000 / 2);
   EXPECT_EQ(duckdb_value_int64(q.raw(), 2, 0), 0);
+  // The count map of the ingest: hats_skymap_order = highest_order, counts by healpix_nest of the rows.
+  const Properties props = Properties::parse([&] {
+    std::ifstream in(fs::path(o.root) / "cat" / "hats.properties");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }());
+  EXPECT_EQ(props.get("hats_skymap_order"), "7");
+  {
+    fitshandle in;
+    in.open((fs::path(o.root) / "cat" / "skymap.fits").string());
+    in.goto_hdu(2);
+    std::vector<int64> pixels, values;
+    in.read_entire_column(1, pixels);
+    in.read_entire_column(2, values);
+    std::map<int64_t, int64_t> want;
+    auto as_written = [](double v) {  // the CSV holds the values as the ofstream printed them
+      std::ostringstream text;
+      text << v;
+      return std::stod(text.str());
+    };
+    for (int i = 0; i < 5000; ++i) ++want[healpix_nest(7, as_written(i * 0.0721), as_written(-89.9 + (i % 1799) * 0.1))];
+    std::map<int64_t, int64_t> got;
+    for (size_t i = 0; i < pixels.size(); ++i) got[pixels[i]] = values[i];
+    EXPECT_EQ(got, want);
+  }
   EXPECT_THROW(ingest_catalog(o), Error);  // exists
+  // A failing before_publish hook aborts: nothing visible, no staging left, the old catalog intact.
+  o.name = "hooked";
+  std::string seen;
+  o.before_publish = [&](const std::string& d) {
+    seen = d;
+    EXPECT_TRUE(fs::exists(d + "/skymap.fits"));
+    throw Error("hook failed");
+  };
+  EXPECT_THROW(ingest_catalog(o), Error);
+  EXPECT_NE(seen.find("/.ingest-hooked-"), std::string::npos);
+  EXPECT_FALSE(fs::exists(fs::path(o.root) / "hooked"));
+  for (const auto& e : fs::directory_iterator(o.root)) EXPECT_EQ(e.path().filename().string()[0], 'c') << e.path();
+  o.before_publish = nullptr;
   o.name = "../evil";
   EXPECT_THROW(ingest_catalog(o), Error);
   fs::remove_all(dir);
