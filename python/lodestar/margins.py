@@ -113,6 +113,10 @@ def write_margin_catalog(primary: Catalog, out_dir: str | os.PathLike, name: str
         "hats_version": "v1.0",
     }
     (cat_dir / "hats.properties").write_text("#HATS catalog\n" + "".join(f"{k}={v}\n" for k, v in margin_props.items()))
+    if parts:
+        from .hats_extras import write_parquet_metadata
+
+        write_parquet_metadata(cat_dir)  # dataset/_metadata (margins carry no sky map, as with hats-import)
     os.replace(cat_dir, out_dir)
     import shutil
 

@@ -146,6 +146,10 @@ class CatalogWriter:
         pq.write_metadata(schema, cat_dir / "dataset" / "_common_metadata")
         (cat_dir / "partition_info.csv").write_text(_partition_info(kept))
         (cat_dir / "hats.properties").write_text(self._properties(kept, ra_column, dec_column, dataproduct_type, extra_properties))
+        if kept:
+            from .hats_extras import finish_catalog_dir
+
+            finish_catalog_dir(cat_dir)  # dataset/_metadata and skymap.fits, before the catalog appears
         if self.target.exists():
             os.replace(self.target, Path(self.staging) / "replaced")
         os.replace(cat_dir, self.target)
