@@ -513,10 +513,11 @@ def dimming_search_python(mjd, mag, mag_err, band=None, k_sigma: float = 3.0, ex
                           min_depth_mag: float = 0.05, min_baseline_points: int = 5, fit_padding_factor: float = 2.0,
                           min_fit_padding_days: float = 10.0) -> list[dict]:
     """The C++ detector's steps (per-band robust baseline, excess scatter, hysteresis runs, fit window and
-    initial guess; docs/lightcurves.md) in numpy, with the dip fitted by scipy (`fit_dip_scipy`): the
+    event fit: start grid, robust fit, clipping, tied widths; docs/lightcurves.md) in numpy, with the dip
+    fitted by scipy (`lightcurve_fit.fit_event_scipy`): the
     "bring your own function" version, for `map_light_curves`. No periodicity test. Returns one dict per
     event: start, end, t_min, depth_mag, n_points, success and the fit's parameters."""
-    from .lightcurve_fit import fit_dip_scipy
+    from .lightcurve_fit import fit_event_scipy
 
     t, m, e = (np.asarray(x, dtype=float) for x in (mjd, mag, mag_err))
     b = np.zeros(t.size, dtype=object) if band is None else np.asarray(band)
@@ -556,12 +557,9 @@ def dimming_search_python(mjd, mag, mag_err, band=None, k_sigma: float = 3.0, ex
             flux = 10 ** (-0.4 * r[w])
             t_before = t[i - 1] if i > 0 else start - pad
             t_after = t[j + 1] if j + 1 < n else end + pad
-            s_rise, s_fall = max(0.5 * (t[deepest] - t_before), 0.05), max(0.5 * (t_after - t[deepest]), 0.05)
             ev = {"start": start, "end": end, "t_min": t[deepest], "depth_mag": r[deepest], "n_points": j - i + 1}
             try:
-                fit = fit_dip_scipy(t[w], flux, flux * 0.4 * np.log(10.0) * s[w], t0_guess=t[deepest],
-                                    amplitude_guess=min(1 - 10 ** (-0.4 * r[deepest]), 0.95), sigma_guess=float(np.sqrt(s_rise * s_fall)),
-                                    flux=True)
+                fit = fit_event_scipy(t[w], flux, flux * 0.4 * np.log(10.0) * s[w], t[deepest], start, end, t_before, t_after)
             except ValueError:
                 fit = {"success": False}
             events.append({**ev, **fit})

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "engine/duckdb_handles.hpp"
+#include "lightcurve/event_fit.hpp"
 #include "lightcurve/features.hpp"
 
 namespace lodestar::lightcurve {
@@ -200,27 +201,24 @@ class ObjectSearch {
     ft_.clear(), ff_.clear(), fe_.clear();
     const double t_before = run.first > 0 ? d_.t[run.first - 1] : e.start - pad;
     const double t_after = run.last + 1 < d_.size() ? d_.t[run.last + 1] : e.end + pad;
+    constexpr double kFluxPerMag = 0.4 * 2.302585092994046;  // d flux / d mag (relative), 0.4 ln 10
     for (size_t i = 0; i < d_.size(); ++i) {
       const double t = d_.t[i];
       if (t < lo || t > hi) continue;
-      const double f = std::pow(10.0, -0.4 * d_.resid[i]);
+      const double f = std::exp(-kFluxPerMag * d_.resid[i]);
       ft_.push_back(t);
       ff_.push_back(f);
-      fe_.push_back(f * 0.4 * std::log(10.0) * d_.sigma[i]);
+      fe_.push_back(f * kFluxPerMag * d_.sigma[i]);
     }
-    DipFitGuess g;
-    g.f0 = 1.0;
-    g.amplitude = std::min(e.depth_frac, 0.95);
-    g.t0 = e.t_min;
-    g.sigma_rise = std::max(0.5 * (e.t_min - t_before), 0.05);
-    g.sigma_fall = std::max(0.5 * (t_after - e.t_min), 0.05);
-    e.fit = fit_asymmetric_gaussian_dip(ft_.data(), ff_.data(), fe_.data(), ft_.size(), g);
+    const DipFitGuess g =
+        dip_start(ft_.data(), ff_.data(), fe_.data(), ft_.size(), e.t_min, e.start, e.end, t_before, t_after, grid_);
+    e.fit = fit_dip_clipped(ft_, ff_, fe_, g);
   }
 
   const DimmingParams& p_;
   Normalized d_;
   std::vector<int64_t> order_;
-  std::vector<double> mags_, errs_, anchors_, ft_, ff_, fe_, cycles_;
+  std::vector<double> mags_, errs_, anchors_, ft_, ff_, fe_, cycles_, grid_;
   std::vector<Run> runs_;
 };
 

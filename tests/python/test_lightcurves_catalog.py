@@ -225,15 +225,20 @@ def test_scipy_udf_fit_agrees_with_the_cpp_fit(lcs):
     print(f"both fits succeeded for {len(ok)} of {len(m)} events (C++ {np.mean(m.fit_status == 0):.3f}, scipy {m.success.mean():.3f})")
     assert len(ok) >= 0.75 * len(m)
     # The documented tolerances hold for the same minimum; compare where the dip is well constrained
-    # (amplitude known to 30%, delta chi^2 > 25). Elsewhere the problem is degenerate (a dip in a gap, widths
-    # unconstrained) and scipy's single initial width (C++ starts rise and fall separately) may end elsewhere.
-    good = ok[(ok.amplitude_err < 0.3 * ok.amplitude) & (ok.delta_chi2 > 25)]
-    agree = np.ones(len(good), dtype=bool)
+    # (amplitude known to 30%, delta chi^2 > 25, both widths off their lower bound). Elsewhere the problem is
+    # degenerate (a dip in a gap, widths unconstrained) and the two solvers may end in different minima.
+    good = ok[(ok.amplitude_err < 0.3 * ok.amplitude) & (ok.delta_chi2 > 25) & (ok.sigma_rise > 0.002) & (ok.sigma_fall > 0.002)]
+    # The event fit takes decisions (outliers clipped, one width when a flank is unobserved) that can fall either
+    # way near their thresholds; the parameters are compared where both took the same ones.
+    same = good[(good.n_clipped == good.n_clipped_py) & (good.widths_tied == good.widths_tied_py.astype(bool))]
+    agree = np.ones(len(same), dtype=bool)
     for p in ("f0", "amplitude", "t0", "sigma_rise", "sigma_fall"):
-        agree &= np.abs(good[p] - good[p + "_py"]).to_numpy() <= 0.02 * good[p + "_err"].to_numpy() + 1e-7
-    agree &= np.isclose(good.delta_chi2, good.delta_chi2_py, rtol=1e-5, atol=0)
-    print(f"scipy UDF vs C++: {agree.mean():.3f} of {len(good)} well-constrained fits within the documented tolerances")
+        agree &= np.abs(same[p] - same[p + "_py"]).to_numpy() <= 0.02 * same[p + "_err"].to_numpy() + 1e-7
+    agree &= np.isclose(same.delta_chi2, same.delta_chi2_py, rtol=1e-5, atol=0)
+    print(f"scipy UDF vs C++: same clipping and width model for {len(same) / len(good):.3f} of {len(good)} well-constrained fits; "
+          f"{agree.mean():.3f} of those within the documented tolerances")
     assert len(good) >= 40  # about half the fitted events on this survey
+    assert len(same) >= 0.85 * len(good)
     assert agree.mean() >= 0.9
 
 
