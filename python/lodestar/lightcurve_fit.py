@@ -30,7 +30,7 @@ CAUCHY_SCALE, CLIP_SIGMA, MIN_CORE_POINTS, MIN_FLANK_POINTS, FLANK_SIGMA, TIED_C
 
 
 def fit_dip_scipy(time, mag, mag_err, t0_guess, amplitude_guess=None, sigma_guess=1.0, baseline_mag=None, flux=False,
-                  sigma_rise_guess=None, sigma_fall_guess=None, f0_guess=1.0, loss="linear", tie_widths=False):
+                  sigma_rise_guess=None, sigma_fall_guess=None, f0_guess=1.0, loss="linear", tie_widths=False, max_nfev=2000):
     """Fit the dip model; returns a dict with f0, amplitude, t0, sigma_rise, sigma_fall, their *_err,
     chi2_dip, chi2_flat, delta_chi2 and success. With flux=True, `mag`/`mag_err` are relative flux and its error.
     sigma_rise_guess / sigma_fall_guess default to sigma_guess. loss="cauchy" minimizes the Cauchy loss of the
@@ -68,7 +68,7 @@ def fit_dip_scipy(time, mag, mag_err, t0_guess, amplitude_guess=None, sigma_gues
         return (dip_model(t, p[0], p[1], p[2], *widths(p)) - y) / e
 
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # trial steps may visit tiny widths
-        r = least_squares(resid, x0, bounds=(lower, upper), method="trf", x_scale="jac", xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=2000,
+        r = least_squares(resid, x0, bounds=(lower, upper), method="trf", x_scale="jac", xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=max_nfev,
                           loss=loss, f_scale=CAUCHY_SCALE)
     res = resid(r.x)
     chi2 = float(np.sum(res**2))
@@ -103,8 +103,8 @@ def _median3(f):
 def dip_start(t, f, e, t_min, start, end, t_before, t_after):
     """The C++ dip_start (event_fit.hpp): trial positions (t_min, the minimum of the 3-point running median flux
     within [start, end] and over all points) x widths ({1/4 .. 4} x half the distance to the detections around
-    the run), flat level and depth by weighted linear least squares, the trial of least Cauchy loss
-    (trials with < 2 detections within 1 sigma, or none on one side, skipped). Returns (f0, A, t0, sigma_rise, sigma_fall)."""
+    the run), flat level and depth by weighted linear least squares, the trial of least chi^2 with each term
+    capped at CLIP_SIGMA^2 (trials with < 2 detections within 1 sigma, or none on one side, skipped). Returns (f0, A, t0, sigma_rise, sigma_fall)."""
     best = (1.0, 0.1, t_min, max(0.5 * (t_min - t_before), 0.05), max(0.5 * (t_after - t_min), 0.05))
     if t.size == 0:
         return best
@@ -141,7 +141,7 @@ def dip_start(t, f, e, t_min, start, end, t_before, t_after):
                 if not (f0 > 0 and b > 0):
                     continue
                 r = (f0 - b * g - f) / e
-                loss = np.sum(np.log1p(r * r / CAUCHY_SCALE**2))
+                loss = np.sum(np.minimum(r * r, CLIP_SIGMA**2))
                 if loss < best_loss:
                     best_loss = loss
                     best = (f0, float(np.clip(b / f0, 1e-3, 0.95)), t0, base_r * kr, base_f * kf)

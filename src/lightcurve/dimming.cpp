@@ -41,6 +41,16 @@ struct Normalized {
   size_t size() const { return t.size(); }
 };
 
+// Median by selection, O(n) (reorders v): the same value as median_of_sorted of the sorted values.
+double median_in_place(std::vector<double>& v) {
+  const size_t n = v.size();
+  if (n == 0) return NAN;
+  const auto mid = v.begin() + static_cast<std::ptrdiff_t>(n / 2);
+  std::nth_element(v.begin(), mid, v.end());
+  if (n % 2) return *mid;
+  return 0.5 * (*std::max_element(v.begin(), mid) + *mid);
+}
+
 struct Run {
   size_t first, last;  // inclusive indices into Normalized
 };
@@ -68,20 +78,16 @@ class ObjectSearch {
     usable_detections_in_time_order(lc, obj, order_);
     double baseline[kNumBands], excess2[kNumBands];
     bool has_baseline[kNumBands];
+    for (int b = 0; b < kNumBands; ++b) band_mags_[b].clear(), band_errs_[b].clear();
+    for (int64_t j : order_) band_mags_[lc.band[j]].push_back(lc.mag[j]), band_errs_[lc.band[j]].push_back(lc.mag_err[j]);
     for (int b = 0; b < kNumBands; ++b) {
-      mags_.clear(), errs_.clear();
-      for (int64_t j : order_)
-        if (lc.band[j] == b) mags_.push_back(lc.mag[j]), errs_.push_back(lc.mag_err[j]);
-      has_baseline[b] = mags_.size() >= static_cast<size_t>(p_.min_baseline_points);
+      std::vector<double>& mags = band_mags_[b];
+      has_baseline[b] = mags.size() >= static_cast<size_t>(p_.min_baseline_points);
       if (!has_baseline[b]) continue;
-      const size_t n = mags_.size();
-      std::sort(mags_.begin(), mags_.end());
-      baseline[b] = median_of_sorted(mags_.data(), n);
-      for (auto& m : mags_) m = std::fabs(m - baseline[b]);
-      std::sort(mags_.begin(), mags_.end());
-      const double scatter = 1.4826 * median_of_sorted(mags_.data(), n);
-      std::sort(errs_.begin(), errs_.end());
-      const double typical_err = median_of_sorted(errs_.data(), n);
+      baseline[b] = median_in_place(mags);
+      for (auto& m : mags) m = std::fabs(m - baseline[b]);
+      const double scatter = 1.4826 * median_in_place(mags);
+      const double typical_err = median_in_place(band_errs_[b]);
       // Scatter beyond the quoted errors (intrinsic variability, underestimated errors).
       excess2[b] = std::max(0.0, scatter * scatter - typical_err * typical_err);
     }
@@ -171,16 +177,29 @@ class ObjectSearch {
         if (period < min_period) break;
         int n_in = 0, n_faint = 0;
         cycles_.clear();
-        for (size_t i = 0; i < d_.size(); ++i) {
-          if (i >= ref_run.first && i <= ref_run.last) continue;
+        auto visit = [&](size_t i, double cycle) {
+          if (i >= ref_run.first && i <= ref_run.last) return;
           const double x = d_.t[i] - tref;
-          const double cycle = std::round(x / period);
-          if (std::fabs(x - period * cycle) > w) continue;
+          if (std::round(x / period) != cycle || std::fabs(x - period * cycle) > w) return;
           ++n_in;
           if (d_.z[i] >= p_.extend_sigma) {
             ++n_faint;
             if (cycles_.size() < 2 && std::find(cycles_.begin(), cycles_.end(), cycle) == cycles_.end()) cycles_.push_back(cycle);
           }
+        };
+        // Detections near a predicted recurrence tref + k P: by binary search around each recurrence when there
+        // are fewer recurrences than detections (long periods), else by one pass over all detections. Both apply
+        // the same test to each detection (its nearest cycle k = round((t - tref) / P) within +-w), so they agree.
+        const double k_lo = std::floor((d_.t.front() - tref) / period), k_hi = std::ceil((d_.t.back() - tref) / period);
+        if (k_hi - k_lo + 1 < 0.25 * static_cast<double>(d_.size())) {
+          const double margin = w + 1e-6;
+          for (double k = k_lo; k <= k_hi; ++k) {
+            const double c = tref + k * period;
+            for (auto it = std::lower_bound(d_.t.begin(), d_.t.end(), c - margin); it != d_.t.end() && *it <= c + margin; ++it)
+              visit(static_cast<size_t>(it - d_.t.begin()), k);
+          }
+        } else {
+          for (size_t i = 0; i < d_.size(); ++i) visit(i, std::round((d_.t[i] - tref) / period));
         }
         // Faint recurrences in at least two other cycles: two dips alone never make a period.
         if (n_in >= 3 && n_faint >= 3 && 2 * n_faint >= n_in && cycles_.size() >= 2) {
@@ -218,7 +237,8 @@ class ObjectSearch {
   const DimmingParams& p_;
   Normalized d_;
   std::vector<int64_t> order_;
-  std::vector<double> mags_, errs_, anchors_, ft_, ff_, fe_, cycles_, grid_;
+  std::vector<double> band_mags_[kNumBands], band_errs_[kNumBands];
+  std::vector<double> anchors_, ft_, ff_, fe_, cycles_, grid_;
   std::vector<Run> runs_;
 };
 

@@ -201,6 +201,7 @@ DipFit fit_asymmetric_gaussian_dip(const double* time, const double* flux, const
   gsl_vector_view wts = gsl_vector_view_array(weights.data(), n);
 
   gsl_multifit_nlinear_parameters settings = gsl_multifit_nlinear_default_parameters();
+  settings.solver = gsl_multifit_nlinear_solver_cholesky;
   std::unique_ptr<gsl_multifit_nlinear_workspace, WorkspaceDeleter> w(
       gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &settings, n, n_par));
   if (!w) {

@@ -23,69 +23,82 @@ double smoothed_minimum(const double* t, const double* f, size_t n, double lo, d
 }  // namespace
 
 DipFitGuess dip_start(const double* t, const double* f, const double* e, size_t n, double t_min, double start, double end,
-                      double t_before, double t_after, std::vector<double>& w) {
+                      double t_before, double t_after, std::vector<double>& scratch) {
   DipFitGuess best;
   best.t0 = t_min;
   best.sigma_rise = std::max(0.5 * (t_min - t_before), 0.05);
   best.sigma_fall = std::max(0.5 * (t_after - t_min), 0.05);
   if (n == 0) return best;
-  w.resize(n);
+  constexpr int kNumScales = 5;
+  constexpr double kScales[kNumScales] = {0.25, 0.5, 1.0, 2.0, 4.0};
+  // scratch: weights, then g(t_i) for each side's kNumScales widths (rise entries before t0, fall entries after).
+  scratch.resize(n * (1 + kNumScales));
+  double* w = scratch.data();
   double sw = 0.0, swy = 0.0;
   for (size_t i = 0; i < n; ++i) {
     w[i] = 1.0 / (e[i] * e[i]);
     sw += w[i], swy += w[i] * f[i];
   }
-  double centres[3] = {t_min, smoothed_minimum(t, f, n, start, end), smoothed_minimum(t, f, n, -INFINITY, INFINITY)};
-  constexpr double kScales[5] = {0.25, 0.5, 1.0, 2.0, 4.0};
-  double best_chi2 = INFINITY;
+  const double centres[3] = {t_min, smoothed_minimum(t, f, n, start, end), smoothed_minimum(t, f, n, -INFINITY, INFINITY)};
+  const double cap = kClipSigma * kClipSigma;
+  double best_loss = INFINITY;
   for (int c = 0; c < 3; ++c) {
     const double t0 = centres[c];
     if (!std::isfinite(t0) || (c > 0 && t0 == centres[0]) || (c == 2 && t0 == centres[1])) continue;
-    const double base_rise = std::max(0.5 * std::fabs(t0 - t_before), 0.05);
-    const double base_fall = std::max(0.5 * std::fabs(t_after - t0), 0.05);
-    for (double kr : kScales) {
-      const double ir = 0.5 / (base_rise * kr * base_rise * kr);
-      for (double kf : kScales) {
-        const double inv_fall = 0.5 / (base_fall * kf * base_fall * kf);
-        // Model y = F0 - B g(t), B = F0 A: weighted linear least squares in (F0, B).
-        double swg = 0.0, swgg = 0.0, swyg = 0.0;
-        int core_rise = 0, core_fall = 0;  // points within 1 sigma of t0 on each side
-        for (size_t i = 0; i < n; ++i) {
-          const double dt = t[i] - t0;
-          const double x = dt * dt * (dt < 0 ? ir : inv_fall);
-          if (x > 40.0) continue;  // exp(-40): no contribution
-          if (x <= 0.5) (dt < 0 ? core_rise : core_fall) += 1;
-          const double g = std::exp(-x);
-          swg += w[i] * g, swgg += w[i] * g * g, swyg += w[i] * f[i] * g;
+    const size_t split = static_cast<size_t>(std::lower_bound(t, t + n, t0) - t);  // points before t0: the rise
+    const double base[2] = {std::max(0.5 * std::fabs(t0 - t_before), 0.05), std::max(0.5 * std::fabs(t_after - t0), 0.05)};
+    // Per side and width: the dip shape g at the side's points and its weighted sums (the trials combine them).
+    double swg[2][kNumScales], swgg[2][kNumScales], swyg[2][kNumScales];
+    int core[2][kNumScales];
+    for (int k = 0; k < kNumScales; ++k) {
+      double* g = scratch.data() + n * (1 + k);
+      for (int side = 0; side < 2; ++side) {
+        const double sigma = base[side] * kScales[k];
+        const double inv = 0.5 / (sigma * sigma);
+        double a = 0.0, b = 0.0, y = 0.0;
+        int inside = 0;
+        const size_t lo = side == 0 ? 0 : split, hi = side == 0 ? split : n;
+        for (size_t i = lo; i < hi; ++i) {
+          const double x = (t[i] - t0) * (t[i] - t0) * inv;
+          if (x <= 0.5) ++inside;
+          g[i] = x > 40.0 ? 0.0 : std::exp(-x);  // exp(-40): no contribution
+          a += w[i] * g[i], b += w[i] * g[i] * g[i], y += w[i] * f[i] * g[i];
         }
+        swg[side][k] = a, swgg[side][k] = b, swyg[side][k] = y, core[side][k] = inside;
+      }
+    }
+    for (int kr = 0; kr < kNumScales; ++kr) {
+      for (int kf = 0; kf < kNumScales; ++kf) {
         // A "dip" seen by one detection is an outlier; and each side of the minimum must be seen.
+        const int core_rise = core[0][kr], core_fall = core[1][kf];
         if (core_rise + core_fall < kMinCorePoints || core_rise == 0 || core_fall == 0) continue;
-        const double det = sw * swgg - swg * swg;
-        if (!(det > 1e-12 * sw * swgg)) continue;  // the dip covers no point, or all points alike
-        const double f0 = (swy * swgg - swg * swyg) / det;
-        const double b = (swy * swg - sw * swyg) / det;
+        // Model y = F0 - B g(t), B = F0 A: weighted linear least squares in (F0, B).
+        const double sg = swg[0][kr] + swg[1][kf], sgg = swgg[0][kr] + swgg[1][kf], syg = swyg[0][kr] + swyg[1][kf];
+        const double det = sw * sgg - sg * sg;
+        if (!(det > 1e-12 * sw * sgg)) continue;  // the dip covers no point, or all points alike
+        const double f0 = (swy * sgg - sg * syg) / det;
+        const double b = (swy * sg - sw * syg) / det;
         if (!(f0 > 0.0 && b > 0.0)) continue;  // a bump, not a dip
-        // Ranked by the robust loss, so that outliers do not choose the start.
-        double chi2 = 0.0;
-        const double c2 = kCauchyScale * kCauchyScale;
+        // Ranked by chi^2 with each point's term capped at kClipSigma^2, so that outliers do not choose the start.
+        const double* g_rise = scratch.data() + n * (1 + kr);
+        const double* g_fall = scratch.data() + n * (1 + kf);
+        double loss = 0.0;
         for (size_t i = 0; i < n; ++i) {
-          const double dt = t[i] - t0;
-          const double x = dt * dt * (dt < 0 ? ir : inv_fall);
-          const double r = (f0 - b * (x > 40.0 ? 0.0 : std::exp(-x)) - f[i]) / e[i];
-          chi2 += std::log1p(r * r / c2);
+          const double r = (f0 - b * (i < split ? g_rise[i] : g_fall[i]) - f[i]) / e[i];
+          loss += std::min(r * r, cap);
         }
-        if (chi2 < best_chi2) {
-          best_chi2 = chi2;
+        if (loss < best_loss) {
+          best_loss = loss;
           best.f0 = f0;
           best.amplitude = std::clamp(b / f0, 1e-3, 0.95);
           best.t0 = t0;
-          best.sigma_rise = base_rise * kr;
-          best.sigma_fall = base_fall * kf;
+          best.sigma_rise = base[0] * kScales[kr];
+          best.sigma_fall = base[1] * kScales[kf];
         }
       }
     }
   }
-  if (!std::isfinite(best_chi2)) best.amplitude = 0.1;
+  if (!std::isfinite(best_loss)) best.amplitude = 0.1;
   return best;
 }
 
@@ -113,6 +126,7 @@ DipFit fit_dip_clipped(std::vector<double>& t, std::vector<double>& f, std::vect
   // that model, then fit plain least squares from there (uncertainties and delta chi^2 of the standard problem).
   DipFitOptions robust;
   robust.cauchy_scale = kCauchyScale;
+  robust.max_iterations = 30;  // it only locates the dip; the plain fit converges from there
   const DipFit located = fit_asymmetric_gaussian_dip(t.data(), f.data(), e.data(), t.size(), guess, robust);
   size_t clipped = 0;
   DipFitGuess from = guess;

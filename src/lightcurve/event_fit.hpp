@@ -24,7 +24,8 @@ inline constexpr double kTiedChi2Tolerance = 9.0;  // the tied fit is kept unles
 // points}; each width in {1/4, 1/2, 1, 2, 4} x half the distance from t0 to the last non-event detection
 // before the run (t_before) / the first after it (t_after). For each trial the flat level F0 and depth A are
 // the weighted linear least-squares solution; trials with fewer than kMinCorePoints detections within 1 sigma
-// of t0, or none on one side, are skipped, and the trial of least Cauchy loss (kCauchyScale) is returned (A within [1e-3, 0.95]).
+// of t0, or none on one side, are skipped, and the trial of least capped chi^2 (each point's term at most
+// kClipSigma^2, so that outliers do not choose) is returned (A within [1e-3, 0.95]).
 // `scratch` is reused between calls.
 DipFitGuess dip_start(const double* t, const double* f, const double* e, size_t n, double t_min, double start, double end,
                       double t_before, double t_after, std::vector<double>& scratch);
