@@ -89,6 +89,43 @@ def test_lists_equal_length_and_sorted_by_time(lc_table):
         assert np.all(np.diff(times) >= 0)
 
 
+def brute_force_light_curves(det: pd.DataFrame) -> dict:
+    """object_id -> the detections' rows sorted by (mjd, mag): plain pandas, independent of the library."""
+    det = det.sort_values(["object_id", "mjd", "mag"], kind="stable")
+    return {k: g for k, g in det.groupby("object_id", sort=False)}
+
+
+@pytest.mark.parametrize("with_objects", [True, False])
+def test_bucketed_build_equals_pandas_groupby(catalogs, root, survey, with_objects):
+    """Many small id buckets (bucket_rows=20,000 -> ~30 buckets) over 40,000-row detection partitions: each
+    object's light curve is complete and equal to a brute-force groupby; positions are the objects' (or the
+    mean unit vector of the detections)."""
+    det_cat = catalogs.load("ztf_detections").where("object_id < 1000400")
+    cat = build_light_curves(det_cat, name=f"lc_buckets_{with_objects}", root=root, progress=False, bucket_rows=20_000,
+                             objects=catalogs.load("ztf_objects") if with_objects else None, pixel_threshold=100)
+    got = cat.to_arrow()
+    det = survey.detections[survey.detections.object_id < 1000400]
+    ref = brute_force_light_curves(det)
+    ids = got.column("object_id").to_numpy()
+    assert sorted(ids) == sorted(ref)
+    lc = got.column("lc").combine_chunks()
+    for field in ("mjd", "mag", "mag_err", "band", "flags"):
+        values = lc.field(field).to_pylist()
+        for i, oid in enumerate(ids):
+            assert values[i] == ref[oid][field].tolist(), (oid, field)
+    ra, dec = got.column("ra").to_numpy(), got.column("dec").to_numpy()
+    if with_objects:
+        obj = survey.objects.set_index("object_id").loc[ids]
+        np.testing.assert_array_equal(ra, obj.ra.to_numpy())
+        np.testing.assert_array_equal(dec, obj.dec.to_numpy())
+    else:
+        for i, oid in enumerate(ids):
+            g = ref[oid]
+            r, d = np.radians(g.ra.to_numpy()), np.radians(g.dec.to_numpy())
+            x, y, z = np.mean(np.cos(d) * np.cos(r)), np.mean(np.cos(d) * np.sin(r)), np.mean(np.sin(d))
+            assert abs(ra[i] - np.degrees(np.arctan2(y, x)) % 360) < 1e-9 and abs(dec[i] - np.degrees(np.arctan2(z, np.hypot(x, y)))) < 1e-9
+
+
 def test_positions_and_partitioning(lcs, lc_table, survey):
     obj = survey.objects.set_index("object_id")
     ids = lc_table.column("object_id").to_numpy()
@@ -294,6 +331,8 @@ def test_build_rejects_bad_arguments(catalogs, root):
         build_light_curves(det, name="lcs", root=root)
     with pytest.raises(KeyError, match="no field 'nope'"):
         build_light_curves(det, name="x", root=root, fields={"mag": "nope"})
+    with pytest.raises(ValueError, match="bucket_rows must be a positive integer"):
+        build_light_curves(det, name="x", root=root, bucket_rows=0)
     assert "x" not in catalogs.list()
 
 
