@@ -26,7 +26,8 @@ def mag_to_relative_flux(mag, mag_err, baseline_mag):
 
 
 MIN_WIDTH_DAYS = 1e-3  # widths are bounded to [MIN_WIDTH_DAYS, 2 x the time span], as in C++
-CAUCHY_SCALE, CLIP_SIGMA, MIN_CORE_POINTS, MIN_FLANK_POINTS, FLANK_SIGMA, TIED_CHI2_TOLERANCE = 3.0, 5.0, 2, 2, 3.0, 9.0
+ISOLATION_SIGMA = 3.0
+CAUCHY_SCALE, CLIP_SIGMA, MIN_CORE_POINTS, MIN_FLANK_POINTS, FLANK_SIGMA, TIED_CHI2_TOLERANCE = 3.0, 5.0, 2, 1, 3.0, 9.0
 
 
 def fit_dip_scipy(time, mag, mag_err, t0_guess, amplitude_guess=None, sigma_guess=1.0, baseline_mag=None, flux=False,
@@ -152,7 +153,7 @@ def dip_start(t, f, e, t_min, start, end, t_before, t_after):
 
 def fit_event_scipy(t, f, e, t_min, start, end, t_before, t_after):
     """The C++ event fit (event_fit.hpp, fit_dip_clipped) with scipy: dip_start, a Cauchy-loss fit to locate the
-    dip, removal of points > CLIP_SIGMA errors from it (at most max(2, n // 10)), the plain least-squares fit, and
+    dip, removal of isolated points > CLIP_SIGMA errors from it (at most max(2, n // 10)), the plain least-squares fit, and
     one width for both sides when a flank of the dip holds fewer than MIN_FLANK_POINTS detections >= FLANK_SIGMA
     deep (kept unless its chi^2 is TIED_CHI2_TOLERANCE worse). Returns fit_dip_scipy's dict plus n_clipped."""
     t, f, e = (np.asarray(x, dtype=float) for x in (t, f, e))
@@ -166,8 +167,13 @@ def fit_event_scipy(t, f, e, t_min, start, end, t_before, t_after):
     start_at = (located["f0"], float(np.clip(located["amplitude"], 1e-3, 0.999)), located["t0"], max(located["sigma_rise"], 1e-4),
                 max(located["sigma_fall"], 1e-4))
     model = dip_model(t, located["f0"], located["amplitude"], located["t0"], located["sigma_rise"], located["sigma_fall"])
-    r = np.abs(model - f) / e
-    bad = np.flatnonzero(r > CLIP_SIGMA)
+    signed = (f - model) / e
+    r = np.abs(signed)
+    # Isolated outliers only: a time neighbour deviating the same way by ISOLATION_SIGMA makes it real structure.
+    sign = np.sign(signed)
+    prev_same = np.r_[False, signed[:-1] * sign[1:] >= ISOLATION_SIGMA]
+    next_same = np.r_[signed[1:] * sign[:-1] >= ISOLATION_SIGMA, False]
+    bad = np.flatnonzero((r > CLIP_SIGMA) & ~prev_same & ~next_same)
     bad = bad[np.argsort(-r[bad], kind="stable")][: max(2, t.size // 10)]
     keep = np.ones(t.size, dtype=bool)
     keep[bad] = False

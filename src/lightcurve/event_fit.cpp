@@ -121,6 +121,16 @@ DipFitGuess guess_from(const DipFit& fit) {
 
 }  // namespace
 
+namespace {
+
+std::vector<double>& scratch_residuals(size_t n) {
+  thread_local std::vector<double> r;
+  r.resize(n);
+  return r;
+}
+
+}  // namespace
+
 DipFit fit_dip_clipped(std::vector<double>& t, std::vector<double>& f, std::vector<double>& e, const DipFitGuess& guess) {
   // Find the dip with the robust loss (an outlier cannot capture the model as a spike), reject the points far from
   // that model, then fit plain least squares from there (uncertainties and delta chi^2 of the standard problem).
@@ -134,12 +144,18 @@ DipFit fit_dip_clipped(std::vector<double>& t, std::vector<double>& f, std::vect
     from = guess_from(located);
     const size_t budget = std::max<size_t>(2, t.size() / 10);
     std::vector<std::pair<double, size_t>> bad;
+    std::vector<double>& r = scratch_residuals(t.size());
+    for (size_t i = 0; i < t.size(); ++i)
+      r[i] = (f[i] -
+              asymmetric_gaussian_dip(t[i], located.f0, located.amplitude, located.t0, located.sigma_rise, located.sigma_fall)) /
+             e[i];
+    // Isolated outliers only: a point whose time neighbours deviate the same way by kIsolationSigma or more
+    // is part of something real the model lacks (e.g. a second dip), not an outlier.
     for (size_t i = 0; i < t.size(); ++i) {
-      const double r = std::fabs(asymmetric_gaussian_dip(t[i], located.f0, located.amplitude, located.t0, located.sigma_rise,
-                                                         located.sigma_fall) -
-                                 f[i]) /
-                       e[i];
-      if (r > kClipSigma) bad.push_back({r, i});
+      if (std::fabs(r[i]) <= kClipSigma) continue;
+      const bool prev_same = i > 0 && r[i - 1] * std::copysign(1.0, r[i]) >= kIsolationSigma;
+      const bool next_same = i + 1 < t.size() && r[i + 1] * std::copysign(1.0, r[i]) >= kIsolationSigma;
+      if (!prev_same && !next_same) bad.push_back({std::fabs(r[i]), i});
     }
     std::sort(bad.begin(), bad.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
     bad.resize(std::min(bad.size(), budget));

@@ -12,10 +12,11 @@
 
 namespace lodestar::lightcurve {
 
-inline constexpr double kClipSigma = 5.0;    // a point this far from the fitted model (in its errors) is an outlier
-inline constexpr double kCauchyScale = 3.0;  // robust loss scale, in errors, of the fit that locates the dip
-inline constexpr int kMinCorePoints = 2;     // start trials need this many detections within 1 sigma of t0
-inline constexpr int kMinFlankPoints = 2;    // detections in each flank of the dip (>= kFlankSigma deep) for free widths
+inline constexpr double kClipSigma = 5.0;       // a point this far from the fitted model (in its errors) is an outlier
+inline constexpr double kIsolationSigma = 3.0;  // ... unless a time neighbour deviates the same way by this much
+inline constexpr double kCauchyScale = 3.0;     // robust loss scale, in errors, of the fit that locates the dip
+inline constexpr int kMinCorePoints = 2;        // start trials need this many detections within 1 sigma of t0
+inline constexpr int kMinFlankPoints = 1;       // detections in each flank of the dip (>= kFlankSigma deep) for free widths
 inline constexpr double kFlankSigma = 3.0;
 inline constexpr double kTiedChi2Tolerance = 9.0;  // the tied fit is kept unless its chi^2 is this much worse
 
@@ -32,7 +33,8 @@ DipFitGuess dip_start(const double* t, const double* f, const double* e, size_t 
 
 // The event fit from `guess`: (1) fit_asymmetric_gaussian_dip with the Cauchy loss (scale kCauchyScale) to
 // locate the dip without letting an outlier capture the model; (2) the points more than kClipSigma errors from
-// that model (worst first, at most max(2, n / 10)) are removed from t/f/e; (3) plain least squares from the
+// that model, and isolated (neither time neighbour off the same way by kIsolationSigma), are removed
+// (worst first, at most max(2, n / 10)) from t/f/e; (3) plain least squares from the
 // robust solution (the reported parameters, uncertainties and delta chi^2). (4) When a flank of that dip holds
 // fewer than kMinFlankPoints detections where the model is >= kFlankSigma errors below F0 (the dip runs into a seasonal gap), or
 // the fit did not converge, it is refitted with one width for both sides, starting from the observed flank's width; that fit is

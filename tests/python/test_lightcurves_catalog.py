@@ -275,7 +275,7 @@ def test_scipy_udf_fit_agrees_with_the_cpp_fit(lcs):
     print(f"scipy UDF vs C++: same clipping and width model for {len(same) / len(good):.3f} of {len(good)} well-constrained fits; "
           f"{agree.mean():.3f} of those within the documented tolerances")
     assert len(good) >= 40  # about half the fitted events on this survey
-    assert len(same) >= 0.85 * len(good)
+    assert len(same) >= 0.8 * len(good)
     assert agree.mean() >= 0.9
 
 
