@@ -646,7 +646,7 @@ def dimming_search_python(mjd, mag, mag_err, band=None, k_sigma: float = 3.0, ex
         sigma[sel] = np.sqrt(e[sel] ** 2 + excess2)
     t, r, s = t[keep], resid[keep], sigma[keep]
     z = r / s
-    events, i, n = [], 0, t.size
+    runs, i, n = [], 0, t.size
     while i < n:
         if z[i] < extend_sigma:
             i += 1
@@ -655,21 +655,29 @@ def dimming_search_python(mjd, mag, mag_err, band=None, k_sigma: float = 3.0, ex
         while j + 1 < n and z[j + 1] >= extend_sigma:
             j += 1
         run = slice(i, j + 1)
-        deepest = i + int(np.argmax(r[run]))
-        if (z[run] >= k_sigma).sum() >= min_points and r[deepest] >= min_depth_mag:
-            start, end = t[i], t[j]
-            pad = max(fit_padding_factor * (end - start), min_fit_padding_days)
-            lo = min(start - pad, t[max(i - 8, 0)])
-            hi = max(end + pad, t[min(j + 8, n - 1)])
-            w = (t >= lo) & (t <= hi)
-            flux = 10 ** (-0.4 * r[w])
-            t_before = t[i - 1] if i > 0 else start - pad
-            t_after = t[j + 1] if j + 1 < n else end + pad
-            ev = {"start": start, "end": end, "t_min": t[deepest], "depth_mag": r[deepest], "n_points": j - i + 1}
-            try:
-                fit = fit_event_scipy(t[w], flux, flux * 0.4 * np.log(10.0) * s[w], t[deepest], start, end, t_before, t_after)
-            except ValueError:
-                fit = {"success": False}
-            events.append({**ev, **fit})
+        if (z[run] >= k_sigma).sum() >= min_points and r[i + int(np.argmax(r[run]))] >= min_depth_mag:
+            runs.append((i, j))
         i = j + 1
+    events = []
+    for k, (i, j) in enumerate(runs):
+        deepest = i + int(np.argmax(r[i:j + 1]))
+        start, end = t[i], t[j]
+        pad = max(fit_padding_factor * (end - start), min_fit_padding_days)
+        lo = min(start - pad, t[max(i - 8, 0)])
+        hi = max(end + pad, t[min(j + 8, n - 1)])
+        # Another event at least 6 detections away is another dip: the window stops halfway (as in C++).
+        if k > 0 and i - runs[k - 1][1] - 1 >= 6:
+            lo = max(lo, t[runs[k - 1][1] + (i - runs[k - 1][1]) // 2])
+        if k + 1 < len(runs) and runs[k + 1][0] - j - 1 >= 6:
+            hi = min(hi, t[j + (runs[k + 1][0] - j) // 2])
+        w = (t >= lo) & (t <= hi)
+        flux = 10 ** (-0.4 * r[w])
+        t_before = t[i - 1] if i > 0 else start - pad
+        t_after = t[j + 1] if j + 1 < n else end + pad
+        ev = {"start": start, "end": end, "t_min": t[deepest], "depth_mag": r[deepest], "n_points": j - i + 1}
+        try:
+            fit = fit_event_scipy(t[w], flux, flux * 0.4 * np.log(10.0) * s[w], t[deepest], start, end, t_before, t_after)
+        except ValueError:
+            fit = {"success": False}
+        events.append({**ev, **fit})
     return events

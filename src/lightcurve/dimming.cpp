@@ -68,7 +68,7 @@ class ObjectSearch {
     flag_periodic(events);
     for (size_t k = 0; k < events.size(); ++k) {
       DimmingEvent& e = events[k];
-      if (p_.fit) fit_event(e, runs_[k]);
+      if (p_.fit) fit_event(e, k);
       e.score = score_event(e);
     }
   }
@@ -210,13 +210,22 @@ class ObjectSearch {
     }
   }
 
-  void fit_event(DimmingEvent& e, const Run& run) {
+  void fit_event(DimmingEvent& e, size_t k) {
+    const Run& run = runs_[k];
     // Window: the run padded by max(factor * duration, min padding) on each side, widened when needed so that
     // it holds at least kBaselinePoints detections on each side (the flat level must be constrained).
     constexpr size_t kBaselinePoints = 8;
     const double pad = std::max(p_.fit_padding_factor * e.duration, p_.min_fit_padding_days);
-    const double lo = std::min(e.start - pad, d_.t[run.first >= kBaselinePoints ? run.first - kBaselinePoints : 0]);
-    const double hi = std::max(e.end + pad, d_.t[std::min(run.last + kBaselinePoints, d_.size() - 1)]);
+    double lo = std::min(e.start - pad, d_.t[run.first >= kBaselinePoints ? run.first - kBaselinePoints : 0]);
+    double hi = std::max(e.end + pad, d_.t[std::min(run.last + kBaselinePoints, d_.size() - 1)]);
+    // Another event separated from this one by a stretch of at least kSeparatingPoints detections is another
+    // dip: the window stops halfway along that stretch (one dip per fit). Closer runs are left in: they are
+    // usually one dip split by a noisy point.
+    constexpr size_t kSeparatingPoints = 6;
+    if (k > 0 && run.first - runs_[k - 1].last - 1 >= kSeparatingPoints)
+      lo = std::max(lo, d_.t[runs_[k - 1].last + (run.first - runs_[k - 1].last) / 2]);
+    if (k + 1 < runs_.size() && runs_[k + 1].first - run.last - 1 >= kSeparatingPoints)
+      hi = std::min(hi, d_.t[run.last + (runs_[k + 1].first - run.last) / 2]);
     ft_.clear(), ff_.clear(), fe_.clear();
     const double t_before = run.first > 0 ? d_.t[run.first - 1] : e.start - pad;
     const double t_after = run.last + 1 < d_.size() ? d_.t[run.last + 1] : e.end + pad;
