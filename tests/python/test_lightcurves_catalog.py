@@ -126,6 +126,20 @@ def test_bucketed_build_equals_pandas_groupby(catalogs, root, survey, with_objec
             assert abs(ra[i] - np.degrees(np.arctan2(y, x)) % 360) < 1e-9 and abs(dec[i] - np.degrees(np.arctan2(z, np.hypot(x, y)))) < 1e-9
 
 
+def test_bucketed_build_on_dask_equals_threads(catalogs, root):
+    """The same build with every phase as Dask tasks (an in-process cluster): identical light curves."""
+    pytest.importorskip("dask.distributed")
+    from dask.distributed import Client
+
+    det = catalogs.load("ztf_detections").where("object_id < 1000300")
+    kw = dict(root=root, objects=catalogs.load("ztf_objects"), progress=False, bucket_rows=30_000, pixel_threshold=100)
+    threads = build_light_curves(det, name="lc_threads", **kw).to_arrow().sort_by("object_id")
+    with Client(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as client:
+        dask_built = build_light_curves(det, name="lc_dask", client=client, **kw).to_arrow().sort_by("object_id")
+    assert threads.num_rows == 300
+    assert threads.equals(dask_built)
+
+
 def test_positions_and_partitioning(lcs, lc_table, survey):
     obj = survey.objects.set_index("object_id")
     ids = lc_table.column("object_id").to_numpy()
