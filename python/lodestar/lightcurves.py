@@ -225,14 +225,38 @@ def _bucket_sql(id_sql: str, n_buckets: int) -> str:
     return f"(hash(CAST({id_sql} AS VARCHAR)) % {int(n_buckets)})"
 
 
+def _rows_of(relation: str | None, task: PartitionTask | None) -> int | None:
+    """Rows of an input (from the Parquet footers of local files), None when unknown."""
+    if task is None or not all(os.path.isfile(f) for f in task.files):
+        return None
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in task.files)
+
+
+def _batch_sources(sources: list, target_rows: int) -> list[list]:
+    """Consecutive inputs grouped into batches of about target_rows rows (by their Parquet footers; one input
+    per batch when unknown): each scatter task then writes one file per bucket for a whole batch."""
+    batches, current, rows = [], [], 0
+    for src in sources:
+        n = _rows_of(*src)
+        if current and (n is None or rows + n > target_rows):
+            batches.append(current)
+            current, rows = [], 0
+        current.append(src)
+        rows += n if n is not None else target_rows
+    if current:
+        batches.append(current)
+    return batches
+
+
 def _scatter(args) -> int:
-    """Phase 1 of the build, one task per input partition: its rows (id, the light-curve fields, position) into
-    one Parquet file per id bucket, `out/__bucket=k/<tag>.parquet`. Every detection of an object lands in the
-    same bucket whichever partition holds it. Returns rows scattered."""
-    relation, task, select_sql, id_sql, n_buckets, out, tag = args
+    """Phase 1 of the build, one task per batch of input partitions: their rows (id, the light-curve fields,
+    position) into one Parquet file per id bucket, `out/__bucket=k/<tag>-*.parquet`. Every detection of an
+    object lands in the same bucket whichever partition holds it. Returns rows scattered."""
+    batch, select_sql, id_sql, n_buckets, out, tag = args
     con = default_connection()
-    rel = relation if relation is not None else _task_relation(task, con)
-    t = con.arrow(f"""COPY (SELECT {select_sql}, {_bucket_sql(id_sql, n_buckets)} AS __bucket FROM {rel})
+    rels = [relation if relation is not None else _task_relation(task, con) for relation, task in batch]
+    union = " UNION ALL ".join(f"SELECT {select_sql}, {_bucket_sql(id_sql, n_buckets)} AS __bucket FROM {rel}" for rel in rels)
+    t = con.arrow(f"""COPY ({union})
                       TO {_sql_str(out)} (FORMAT parquet, PARTITION_BY (__bucket), FILENAME_PATTERN {_sql_str(tag + '-{i}')},
                       OVERWRITE_OR_IGNORE, COMPRESSION zstd)""")
     return int(t.column(0)[0].as_py()) if t.num_rows else 0
@@ -377,7 +401,7 @@ def build_light_curves(
                            + ([] if objects is not None else [f"{ra_sql}::DOUBLE AS __ra", f"{dec_sql}::DOUBLE AS __dec"]))
         det_dir = os.path.join(scatter_dir, "detections")
         os.makedirs(det_dir)
-        tasks = [(rel, task, select, id_sql, n_buckets, det_dir, f"d{i}") for i, (rel, task) in enumerate(sources)]
+        tasks = [(batch, select, id_sql, n_buckets, det_dir, f"d{i}") for i, batch in enumerate(_batch_sources(sources, bucket_rows))]
         # Phase 1: scatter detections (and objects, for positions) into id buckets, one task per input partition.
         ex.map(_scatter, tasks, desc=f"scatter {detections.name}", progress=progress)
         obj_dir = None
@@ -390,7 +414,7 @@ def build_light_curves(
                 osources = [(objects.relation_sql(), None)]
             else:
                 osources = [(None, replace(t, columns=None)) for t in objects.partition_tasks()]
-            ex.map(_scatter, [(rel, task, osel, oid, n_buckets, obj_dir, f"o{i}") for i, (rel, task) in enumerate(osources)],
+            ex.map(_scatter, [(batch, osel, oid, n_buckets, obj_dir, f"o{i}") for i, batch in enumerate(_batch_sources(osources, bucket_rows))],
                    desc=f"scatter {objects.name}", progress=progress)
         # Phase 2: complete light curves per bucket.
         grouped_dir = os.path.join(writer.staging, "grouped")
