@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -30,7 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import _core
-from .catalog import Catalog, PartitionTask, _quote_ident, open_catalog, read_partition
+from .catalog import Catalog, PartitionTask, _quote_ident, _with_derived, open_catalog, read_partition
 from .engine import arrow_to_pandas, default_connection
 
 LC_COLUMN = "lc"
@@ -211,6 +213,85 @@ def _associate_partition(args) -> tuple[int, int]:
     return matched.num_rows, det.num_rows
 
 
+def _task_relation(task: PartitionTask, con) -> str:
+    """SQL for one partition's planned rows (what read_partition reads)."""
+    rel = _with_derived(_core.catalog_relation_sql(con._engine, task.catalog_path, task.files), task.derived)
+    cols = ", ".join(_quote_ident(c) for c in task.columns) if task.columns else "*"
+    return f"(SELECT {cols} FROM {rel} WHERE {task.where})"
+
+
+def _bucket_sql(id_sql: str, n_buckets: int) -> str:
+    # On the id's text, so that detections and objects agree whatever their integer widths.
+    return f"(hash(CAST({id_sql} AS VARCHAR)) % {int(n_buckets)})"
+
+
+def _rows_of(relation: str | None, task: PartitionTask | None) -> int | None:
+    """Rows of an input (from the Parquet footers of local files), None when unknown."""
+    if task is None or not all(os.path.isfile(f) for f in task.files):
+        return None
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in task.files)
+
+
+def _batch_sources(sources: list, target_rows: int) -> list[list]:
+    """Consecutive inputs grouped into batches of about target_rows rows (by their Parquet footers; one input
+    per batch when unknown): each scatter task then writes one file per bucket for a whole batch."""
+    batches, current, rows = [], [], 0
+    for src in sources:
+        n = _rows_of(*src)
+        if current and (n is None or rows + n > target_rows):
+            batches.append(current)
+            current, rows = [], 0
+        current.append(src)
+        rows += n if n is not None else target_rows
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _scatter(args) -> int:
+    """Phase 1 of the build, one task per batch of input partitions: their rows (id, the light-curve fields,
+    position) into one Parquet file per id bucket, `out/__bucket=k/<tag>-*.parquet`. Every detection of an
+    object lands in the same bucket whichever partition holds it. Returns rows scattered."""
+    batch, select_sql, id_sql, n_buckets, out, tag = args
+    con = default_connection()
+    rels = [relation if relation is not None else _task_relation(task, con) for relation, task in batch]
+    union = " UNION ALL ".join(f"SELECT {select_sql}, {_bucket_sql(id_sql, n_buckets)} AS __bucket FROM {rel}" for rel in rels)
+    t = con.arrow(f"""COPY ({union})
+                      TO {_sql_str(out)} (FORMAT parquet, PARTITION_BY (__bucket), FILENAME_PATTERN {_sql_str(tag + '-{i}')},
+                      OVERWRITE_OR_IGNORE, COMPRESSION zstd)""")
+    return int(t.column(0)[0].as_py()) if t.num_rows else 0
+
+
+def _group_bucket(args) -> int:
+    """Phase 2, one task per id bucket: the bucket's detections grouped into complete light curves (a list of
+    whole detections per object ordered by time then magnitude, split into equal-length lists), positioned
+    (from the bucket's objects, or the mean unit vector of the detections), with `_healpix_29`, written to
+    `out` sorted by it. Memory: one bucket. Returns light curves written."""
+    det_glob, obj_glob, id_name, fields, column, out = args
+    con = default_connection()
+    q = _quote_ident
+    point = ", ".join(f"{q(canon)}: {q(canon)}" for canon in fields)
+    lists = ", ".join(f"{q(canon)} := list_transform(pts, p -> p.{q(canon)})" for canon in fields)
+    if obj_glob is not None:
+        vec = ""
+        pos = f"JOIN (SELECT __id, __ra AS ra, __dec AS dec FROM read_parquet({_sql_str(obj_glob)})) o ON o.__id = g.__id"
+        pos_cols = "o.ra AS __ra, o.dec AS __dec"
+    else:
+        pos = ""
+        vec = (", avg(cos(radians(__dec)) * cos(radians(__ra))) AS __x, avg(cos(radians(__dec)) * sin(radians(__ra))) AS __y, "
+               "avg(sin(radians(__dec))) AS __z")
+        pos_cols = "(degrees(atan2(__y, __x)) + 360) % 360 AS __ra, degrees(atan2(__z, sqrt(__x * __x + __y * __y))) AS __dec"
+    t = con.arrow(f"""
+        COPY (
+          SELECT {q(id_name)}, __ra AS ra, __dec AS dec, n_obs, {q(column)}, healpix29(__ra, __dec) AS _healpix_29 FROM (
+            SELECT g.__id AS {q(id_name)}, {pos_cols}, len(pts)::INTEGER AS n_obs, struct_pack({lists}) AS {q(column)}
+            FROM (SELECT __id, list({{{point}}} ORDER BY "mjd", "mag") AS pts{vec}
+                  FROM read_parquet({_sql_str(det_glob)}) GROUP BY __id) g {pos}
+          ) ORDER BY _healpix_29
+        ) TO {_sql_str(out)} (FORMAT parquet, COMPRESSION zstd)""")
+    return int(t.column(0)[0].as_py()) if t.num_rows else 0
+
+
 def _write_lc_partition(args) -> int:
     from .writer import write_leaf
 
@@ -236,6 +317,7 @@ def build_light_curves(
     client=None,
     executor=None,
     progress: bool | None = None,
+    bucket_rows: int = 2_000_000,
 ) -> Catalog:
     """Group detections into one light curve per object and write them as a HATS
     catalog `name` (one row per object, nested column `column`, sorted by time).
@@ -248,10 +330,14 @@ def build_light_curves(
     fields: detection column names for mjd/mag/mag_err/band/flags (recognised
     automatically; band and flags are optional).
 
-    Grouping is global (one DuckDB aggregation over all detections), so objects
-    whose detections straddle partitions get one complete light curve. The
-    result is partitioned by object position (at most pixel_threshold rows per
-    partition) and written atomically; its `build_report` says what happened.
+    Grouping is partition-parallel with bounded memory: every input partition's
+    detections are scattered by a hash of the object id into buckets of about
+    `bucket_rows` detections (all of an object's detections, whichever
+    partitions hold them, land in one bucket; the objects catalog is bucketed
+    the same way for positions), then each bucket is grouped into complete light
+    curves, one task per bucket, and the result is written by object position
+    (at most pixel_threshold rows per partition), atomically; every phase runs
+    on the executor (threads or Dask). Its `build_report` says what happened.
     """
     from .executor import get_executor
     from .writer import CatalogWriter
@@ -274,12 +360,16 @@ def build_light_curves(
     if objects is not None and object_id not in objects.columns:
         raise KeyError(f"objects catalog {objects.name!r} has no id column {object_id!r}; columns: {objects.columns}")
 
+    if not (isinstance(bucket_rows, int) and bucket_rows >= 1):
+        raise ValueError(f"bucket_rows must be a positive integer, got {bucket_rows!r}")
+
     writer = CatalogWriter(root if root is not None else Path(detections.path).parent, name, overwrite=overwrite)
-    con = default_connection()
     ex = get_executor(client, executor)
     report = {}
     try:
         q = _quote_ident
+        scatter_dir = os.path.join(writer.staging, "scatter")
+        # Phase 0 (association only): one task per detections partition, matched detections with the object's id.
         if associate:
             out = os.path.join(writer.staging, "associated")
             os.makedirs(out)
@@ -288,45 +378,74 @@ def build_light_curves(
             counts = ex.map(_associate_partition, tasks, desc=f"associate {detections.name}", progress=progress)
             report["detections"] = sum(n for _, n in counts)
             report["associated"] = sum(m for m, _ in counts)
-            source = f"read_parquet({_sql_str(os.path.join(out, '*.parquet'))})" if report["associated"] else None
+            if not report["associated"]:
+                raise ValueError(f"no detection of {detections.name!r} lies within {radius_arcsec} arcsec of an object of {objects.name!r}")
+            n_rows = report["associated"]
+            sources = [(f"read_parquet({_sql_str(os.path.join(out, fn))})", None) for fn in sorted(os.listdir(out))]
             id_sql = q("__object_id")
+            ra_sql, dec_sql = q(detections.ra_column), q(detections.dec_column)
+            select_cols = {c: q(col) for c, col in f.items()}
         else:
-            source = detections.relation_sql()
+            n_rows = len(detections)
+            # A plan with a row limit is one relation; otherwise one task per partition.
+            if detections._plan.limit is not None:
+                sources = [(detections.relation_sql(), None)]
+            else:
+                sources = [(None, t) for t in detections.partition_tasks()]
             id_sql = q(object_id)
-        if source is None:
-            raise ValueError(f"no detection of {detections.name!r} lies within {radius_arcsec} arcsec of an object of {objects.name!r}")
-
-        point = ", ".join(f"{q(canon)}: {q(col)}" for canon, col in f.items())
-        lists = ", ".join(f"{q(canon)} := list_transform(pts, p -> p.{q(canon)})" for canon in f)
-        ra, dec = q(detections.ra_column), q(detections.dec_column)
+            ra_sql, dec_sql = q(detections.ra_column), q(detections.dec_column)
+            select_cols = {c: q(col) for c, col in f.items()}
+        # Buckets of about bucket_rows detections: the unit of memory of the grouping.
+        n_buckets = max(1, math.ceil(n_rows / bucket_rows))
+        select = ", ".join([f"{id_sql} AS __id"] + [f"{sql} AS {q(c)}" for c, sql in select_cols.items()]
+                           + ([] if objects is not None else [f"{ra_sql}::DOUBLE AS __ra", f"{dec_sql}::DOUBLE AS __dec"]))
+        det_dir = os.path.join(scatter_dir, "detections")
+        os.makedirs(det_dir)
+        tasks = [(batch, select, id_sql, n_buckets, det_dir, f"d{i}") for i, batch in enumerate(_batch_sources(sources, bucket_rows))]
+        # Phase 1: scatter detections (and objects, for positions) into id buckets, one task per input partition.
+        ex.map(_scatter, tasks, desc=f"scatter {detections.name}", progress=progress)
+        obj_dir = None
         if objects is not None:
-            pos = (f"JOIN (SELECT {q(object_id)} AS __id, {q(objects.ra_column)}::DOUBLE AS ra, {q(objects.dec_column)}::DOUBLE AS dec "
-                   f"FROM {objects.relation_sql()}) o ON o.__id = g.__id")
-            pos_cols = "o.ra AS __ra, o.dec AS __dec"
-            vec = ""
-        else:
-            pos, vec = "", (f", avg(cos(radians({dec})) * cos(radians({ra}))) AS __x, avg(cos(radians({dec})) * sin(radians({ra}))) AS __y, "
-                            f"avg(sin(radians({dec}))) AS __z")
-            pos_cols = "(degrees(atan2(__y, __x)) + 360) % 360 AS __ra, degrees(atan2(__z, sqrt(__x * __x + __y * __y))) AS __dec"
-        grouped = os.path.join(writer.staging, "grouped.parquet")
-        # One list of whole detections per object, ordered by time (then magnitude, so duplicates order deterministically),
-        # split into equal-length lists afterwards: every field is in the same order.
-        con.execute(f"""
-            COPY (
-              SELECT {q(object_id)}, __ra AS ra, __dec AS dec, n_obs, {q(column)}, healpix29(__ra, __dec) AS _healpix_29 FROM (
-                SELECT g.__id AS {q(object_id)}, {pos_cols},
-                       len(pts)::INTEGER AS n_obs, struct_pack({lists}) AS {q(column)}
-                FROM (SELECT {id_sql} AS __id, list({{{point}}} ORDER BY {q(f['mjd'])}, {q(f['mag'])}) AS pts{vec}
-                      FROM {source} GROUP BY {id_sql}) g {pos}
-              ) ORDER BY _healpix_29
-            ) TO {_sql_str(grouped)} (FORMAT parquet, COMPRESSION zstd)""")
+            obj_dir = os.path.join(scatter_dir, "objects")
+            os.makedirs(obj_dir)
+            oid = q(object_id)
+            osel = f"{oid} AS __id, {q(objects.ra_column)}::DOUBLE AS __ra, {q(objects.dec_column)}::DOUBLE AS __dec"
+            if objects._plan.limit is not None:
+                osources = [(objects.relation_sql(), None)]
+            else:
+                osources = [(None, replace(t, columns=None)) for t in objects.partition_tasks()]
+            ex.map(_scatter, [(batch, osel, oid, n_buckets, obj_dir, f"o{i}") for i, batch in enumerate(_batch_sources(osources, bucket_rows))],
+                   desc=f"scatter {objects.name}", progress=progress)
+        # Phase 2: complete light curves per bucket.
+        grouped_dir = os.path.join(writer.staging, "grouped")
+        os.makedirs(grouped_dir)
+        gtasks = []
+        for k in range(n_buckets):
+            bdir = os.path.join(det_dir, f"__bucket={k}")
+            if not os.path.isdir(bdir):
+                continue
+            oglob = None
+            if obj_dir is not None:
+                odir = os.path.join(obj_dir, f"__bucket={k}")
+                if not os.path.isdir(odir):
+                    continue  # no object of the catalog in this bucket: its detections have no position (as the join)
+                oglob = os.path.join(odir, "*.parquet")
+            gtasks.append((os.path.join(bdir, "*.parquet"), oglob, object_id, list(f), column, os.path.join(grouped_dir, f"bucket-{k}.parquet")))
+        ex.map(_group_bucket, gtasks, desc=f"group {name}", progress=progress)
+        shutil.rmtree(scatter_dir, ignore_errors=True)
+        grouped = os.path.join(grouped_dir, "*.parquet")
+        con = default_connection()
         shift = 2 * (MAX_ORDER - highest_order)
+        files = [fn for fn in os.listdir(grouped_dir)]
+        if not files:
+            raise ValueError(f"no light curve to build from {detections.name!r}" + (f" with objects of {objects.name!r}" if objects is not None else ""))
         t = con.arrow(f"SELECT _healpix_29 >> {shift} AS pix, count(*) AS n FROM read_parquet({_sql_str(grouped)}) GROUP BY pix")
         plan = plan_partitions(t.column("pix").to_numpy(), t.column("n").to_numpy(), highest_order, pixel_threshold)
+        # Phase 3: one task per output partition (the grouped files are sorted by _healpix_29: row groups are pruned).
         tasks = [(writer.staging, grouped, o, p) for o, p, _ in plan]
         rows = ex.map(_write_lc_partition, tasks, desc=f"write {name}", progress=progress)
         parts = [(o, p, n) for (o, p, _), n in zip(plan, rows)]
-        os.unlink(grouped)
+        shutil.rmtree(grouped_dir, ignore_errors=True)
         cat = writer.publish(parts, "ra", "dec", extra_properties={"lodestar_lc_column": column, "lodestar_lc_id": object_id})
     except BaseException:
         writer.abort()
@@ -339,6 +458,17 @@ def build_light_curves(
 # --- per-partition kernels --------------------------------------------------------------------------------------------
 
 
+def _read_lc_partition(task: PartitionTask) -> pa.Table:
+    """One partition's rows. A plain partition (no filter, no derived column) of local Parquet files is read
+    with pyarrow directly: the same rows in the same order as through the engine, without the engine's Arrow
+    conversion of the nested column, and in parallel across executor threads. Anything else goes through the
+    engine (`read_partition`)."""
+    plain = task.where.strip() == "true" and not task.derived and task.files and all(os.path.isfile(f) for f in task.files)
+    if not plain:
+        return read_partition(task)
+    return pq.read_table(list(task.files), columns=task.columns, use_threads=False)
+
+
 def _lc_task(catalog: Catalog, id_col: str, column: str, extra: Sequence[str] = ()) -> list[PartitionTask]:
     cols = list(dict.fromkeys([id_col, *extra, column]))
     return [replace(t, columns=cols) for t in catalog.partition_tasks()]
@@ -346,7 +476,7 @@ def _lc_task(catalog: Catalog, id_col: str, column: str, extra: Sequence[str] = 
 
 def _features_partition(args) -> pd.DataFrame:
     task, id_col, column, fields = args
-    table = read_partition(task)
+    table = _read_lc_partition(task)
     ids = table.column(id_col).to_numpy(zero_copy_only=False)
     csr = nested_to_csr(table.column(column), fields, ids)
     out = _core.lightcurve_features(csr["offsets"], csr["time"], csr["mag"], csr["mag_err"], csr["band"])
@@ -387,7 +517,8 @@ DIMMING_DEFAULTS = dict(k_sigma=3.0, min_points=3, min_depth_mag=0.05, extend_si
 
 def _dimming_partition(args) -> pd.DataFrame:
     task, id_col, ra_col, dec_col, column, fields, params = args
-    table = read_partition(task)
+    cpu = time.thread_time()
+    table = _read_lc_partition(task)
     ids = table.column(id_col).to_numpy(zero_copy_only=False)
     csr = nested_to_csr(table.column(column), fields, ids)
     ev = _core.find_dimming_events(csr["offsets"], csr["time"], csr["mag"], csr["mag_err"], csr["band"], **params)
@@ -398,6 +529,7 @@ def _dimming_partition(args) -> pd.DataFrame:
     df["bands"] = [",".join(BAND_LABELS[[b for b in range(3) if m >> b & 1]]) for m in df["bands_mask"].to_numpy()]
     df.attrs["detections"] = int(csr["offsets"][-1])
     df.attrs["light_curves"] = len(ids)
+    df.attrs["cpu_seconds"] = time.thread_time() - cpu  # this task's CPU time (read, convert, search), for benchmarks
     return df
 
 
@@ -428,7 +560,7 @@ def find_dimming_events(catalog: Catalog, k_sigma: float = 3.0, min_points: int 
     empty.pop("object_index")
     empty = pd.DataFrame({id_col: [], "ra": [], "dec": [], **empty, "bands": []})
     parts = get_executor(client, executor).map(_dimming_partition, tasks, desc=f"dimming search {catalog.name}", progress=progress)
-    stats = {"detections": sum(p.attrs.get("detections", 0) for p in parts), "light_curves": sum(p.attrs.get("light_curves", 0) for p in parts)}
+    stats = {k: sum(p.attrs.get(k, 0) for p in parts) for k in ("detections", "light_curves", "cpu_seconds")}
     ev = _concat(parts, empty)
     if not include_periodic and len(ev):
         ev = ev[~ev["periodic"].astype(bool)]
@@ -442,7 +574,7 @@ def find_dimming_events(catalog: Catalog, k_sigma: float = 3.0, min_points: int 
 
 def _map_partition(args) -> pd.DataFrame:
     task, id_col, column, names, fn, kwargs = args
-    table = read_partition(task)
+    table = _read_lc_partition(task)
     ids = table.column(id_col).to_numpy(zero_copy_only=False)
     arr = table.column(column).combine_chunks()
     children = dict(zip([f.name for f in arr.type], arr.flatten()))
@@ -513,10 +645,11 @@ def dimming_search_python(mjd, mag, mag_err, band=None, k_sigma: float = 3.0, ex
                           min_depth_mag: float = 0.05, min_baseline_points: int = 5, fit_padding_factor: float = 2.0,
                           min_fit_padding_days: float = 10.0) -> list[dict]:
     """The C++ detector's steps (per-band robust baseline, excess scatter, hysteresis runs, fit window and
-    initial guess; docs/lightcurves.md) in numpy, with the dip fitted by scipy (`fit_dip_scipy`): the
+    event fit: start grid, robust fit, clipping, tied widths; docs/lightcurves.md) in numpy, with the dip
+    fitted by scipy (`lightcurve_fit.fit_event_scipy`): the
     "bring your own function" version, for `map_light_curves`. No periodicity test. Returns one dict per
     event: start, end, t_min, depth_mag, n_points, success and the fit's parameters."""
-    from .lightcurve_fit import fit_dip_scipy
+    from .lightcurve_fit import fit_event_scipy
 
     t, m, e = (np.asarray(x, dtype=float) for x in (mjd, mag, mag_err))
     b = np.zeros(t.size, dtype=object) if band is None else np.asarray(band)
@@ -537,7 +670,7 @@ def dimming_search_python(mjd, mag, mag_err, band=None, k_sigma: float = 3.0, ex
         sigma[sel] = np.sqrt(e[sel] ** 2 + excess2)
     t, r, s = t[keep], resid[keep], sigma[keep]
     z = r / s
-    events, i, n = [], 0, t.size
+    runs, i, n = [], 0, t.size
     while i < n:
         if z[i] < extend_sigma:
             i += 1
@@ -546,24 +679,29 @@ def dimming_search_python(mjd, mag, mag_err, band=None, k_sigma: float = 3.0, ex
         while j + 1 < n and z[j + 1] >= extend_sigma:
             j += 1
         run = slice(i, j + 1)
-        deepest = i + int(np.argmax(r[run]))
-        if (z[run] >= k_sigma).sum() >= min_points and r[deepest] >= min_depth_mag:
-            start, end = t[i], t[j]
-            pad = max(fit_padding_factor * (end - start), min_fit_padding_days)
-            lo = min(start - pad, t[max(i - 8, 0)])
-            hi = max(end + pad, t[min(j + 8, n - 1)])
-            w = (t >= lo) & (t <= hi)
-            flux = 10 ** (-0.4 * r[w])
-            t_before = t[i - 1] if i > 0 else start - pad
-            t_after = t[j + 1] if j + 1 < n else end + pad
-            s_rise, s_fall = max(0.5 * (t[deepest] - t_before), 0.05), max(0.5 * (t_after - t[deepest]), 0.05)
-            ev = {"start": start, "end": end, "t_min": t[deepest], "depth_mag": r[deepest], "n_points": j - i + 1}
-            try:
-                fit = fit_dip_scipy(t[w], flux, flux * 0.4 * np.log(10.0) * s[w], t0_guess=t[deepest],
-                                    amplitude_guess=min(1 - 10 ** (-0.4 * r[deepest]), 0.95), sigma_guess=float(np.sqrt(s_rise * s_fall)),
-                                    flux=True)
-            except ValueError:
-                fit = {"success": False}
-            events.append({**ev, **fit})
+        if (z[run] >= k_sigma).sum() >= min_points and r[i + int(np.argmax(r[run]))] >= min_depth_mag:
+            runs.append((i, j))
         i = j + 1
+    events = []
+    for k, (i, j) in enumerate(runs):
+        deepest = i + int(np.argmax(r[i:j + 1]))
+        start, end = t[i], t[j]
+        pad = max(fit_padding_factor * (end - start), min_fit_padding_days)
+        lo = min(start - pad, t[max(i - 8, 0)])
+        hi = max(end + pad, t[min(j + 8, n - 1)])
+        # Another event at least 6 detections away is another dip: the window stops halfway (as in C++).
+        if k > 0 and i - runs[k - 1][1] - 1 >= 6:
+            lo = max(lo, t[runs[k - 1][1] + (i - runs[k - 1][1]) // 2])
+        if k + 1 < len(runs) and runs[k + 1][0] - j - 1 >= 6:
+            hi = min(hi, t[j + (runs[k + 1][0] - j) // 2])
+        w = (t >= lo) & (t <= hi)
+        flux = 10 ** (-0.4 * r[w])
+        t_before = t[i - 1] if i > 0 else start - pad
+        t_after = t[j + 1] if j + 1 < n else end + pad
+        ev = {"start": start, "end": end, "t_min": t[deepest], "depth_mag": r[deepest], "n_points": j - i + 1}
+        try:
+            fit = fit_event_scipy(t[w], flux, flux * 0.4 * np.log(10.0) * s[w], t[deepest], start, end, t_before, t_after)
+        except ValueError:
+            fit = {"success": False}
+        events.append({**ev, **fit})
     return events

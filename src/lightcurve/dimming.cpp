@@ -5,6 +5,7 @@
 #include <string>
 
 #include "engine/duckdb_handles.hpp"
+#include "lightcurve/event_fit.hpp"
 #include "lightcurve/features.hpp"
 
 namespace lodestar::lightcurve {
@@ -40,6 +41,16 @@ struct Normalized {
   size_t size() const { return t.size(); }
 };
 
+// Median by selection, O(n) (reorders v): the same value as median_of_sorted of the sorted values.
+double median_in_place(std::vector<double>& v) {
+  const size_t n = v.size();
+  if (n == 0) return NAN;
+  const auto mid = v.begin() + static_cast<std::ptrdiff_t>(n / 2);
+  std::nth_element(v.begin(), mid, v.end());
+  if (n % 2) return *mid;
+  return 0.5 * (*std::max_element(v.begin(), mid) + *mid);
+}
+
 struct Run {
   size_t first, last;  // inclusive indices into Normalized
 };
@@ -57,7 +68,7 @@ class ObjectSearch {
     flag_periodic(events);
     for (size_t k = 0; k < events.size(); ++k) {
       DimmingEvent& e = events[k];
-      if (p_.fit) fit_event(e, runs_[k]);
+      if (p_.fit) fit_event(e, k);
       e.score = score_event(e);
     }
   }
@@ -67,20 +78,16 @@ class ObjectSearch {
     usable_detections_in_time_order(lc, obj, order_);
     double baseline[kNumBands], excess2[kNumBands];
     bool has_baseline[kNumBands];
+    for (int b = 0; b < kNumBands; ++b) band_mags_[b].clear(), band_errs_[b].clear();
+    for (int64_t j : order_) band_mags_[lc.band[j]].push_back(lc.mag[j]), band_errs_[lc.band[j]].push_back(lc.mag_err[j]);
     for (int b = 0; b < kNumBands; ++b) {
-      mags_.clear(), errs_.clear();
-      for (int64_t j : order_)
-        if (lc.band[j] == b) mags_.push_back(lc.mag[j]), errs_.push_back(lc.mag_err[j]);
-      has_baseline[b] = mags_.size() >= static_cast<size_t>(p_.min_baseline_points);
+      std::vector<double>& mags = band_mags_[b];
+      has_baseline[b] = mags.size() >= static_cast<size_t>(p_.min_baseline_points);
       if (!has_baseline[b]) continue;
-      const size_t n = mags_.size();
-      std::sort(mags_.begin(), mags_.end());
-      baseline[b] = median_of_sorted(mags_.data(), n);
-      for (auto& m : mags_) m = std::fabs(m - baseline[b]);
-      std::sort(mags_.begin(), mags_.end());
-      const double scatter = 1.4826 * median_of_sorted(mags_.data(), n);
-      std::sort(errs_.begin(), errs_.end());
-      const double typical_err = median_of_sorted(errs_.data(), n);
+      baseline[b] = median_in_place(mags);
+      for (auto& m : mags) m = std::fabs(m - baseline[b]);
+      const double scatter = 1.4826 * median_in_place(mags);
+      const double typical_err = median_in_place(band_errs_[b]);
       // Scatter beyond the quoted errors (intrinsic variability, underestimated errors).
       excess2[b] = std::max(0.0, scatter * scatter - typical_err * typical_err);
     }
@@ -170,16 +177,29 @@ class ObjectSearch {
         if (period < min_period) break;
         int n_in = 0, n_faint = 0;
         cycles_.clear();
-        for (size_t i = 0; i < d_.size(); ++i) {
-          if (i >= ref_run.first && i <= ref_run.last) continue;
+        auto visit = [&](size_t i, double cycle) {
+          if (i >= ref_run.first && i <= ref_run.last) return;
           const double x = d_.t[i] - tref;
-          const double cycle = std::round(x / period);
-          if (std::fabs(x - period * cycle) > w) continue;
+          if (std::round(x / period) != cycle || std::fabs(x - period * cycle) > w) return;
           ++n_in;
           if (d_.z[i] >= p_.extend_sigma) {
             ++n_faint;
             if (cycles_.size() < 2 && std::find(cycles_.begin(), cycles_.end(), cycle) == cycles_.end()) cycles_.push_back(cycle);
           }
+        };
+        // Detections near a predicted recurrence tref + k P: by binary search around each recurrence when there
+        // are fewer recurrences than detections (long periods), else by one pass over all detections. Both apply
+        // the same test to each detection (its nearest cycle k = round((t - tref) / P) within +-w), so they agree.
+        const double k_lo = std::floor((d_.t.front() - tref) / period), k_hi = std::ceil((d_.t.back() - tref) / period);
+        if (k_hi - k_lo + 1 < 0.25 * static_cast<double>(d_.size())) {
+          const double margin = w + 1e-6;
+          for (double k = k_lo; k <= k_hi; ++k) {
+            const double c = tref + k * period;
+            for (auto it = std::lower_bound(d_.t.begin(), d_.t.end(), c - margin); it != d_.t.end() && *it <= c + margin; ++it)
+              visit(static_cast<size_t>(it - d_.t.begin()), k);
+          }
+        } else {
+          for (size_t i = 0; i < d_.size(); ++i) visit(i, std::round((d_.t[i] - tref) / period));
         }
         // Faint recurrences in at least two other cycles: two dips alone never make a period.
         if (n_in >= 3 && n_faint >= 3 && 2 * n_faint >= n_in && cycles_.size() >= 2) {
@@ -190,37 +210,44 @@ class ObjectSearch {
     }
   }
 
-  void fit_event(DimmingEvent& e, const Run& run) {
+  void fit_event(DimmingEvent& e, size_t k) {
+    const Run& run = runs_[k];
     // Window: the run padded by max(factor * duration, min padding) on each side, widened when needed so that
     // it holds at least kBaselinePoints detections on each side (the flat level must be constrained).
     constexpr size_t kBaselinePoints = 8;
     const double pad = std::max(p_.fit_padding_factor * e.duration, p_.min_fit_padding_days);
-    const double lo = std::min(e.start - pad, d_.t[run.first >= kBaselinePoints ? run.first - kBaselinePoints : 0]);
-    const double hi = std::max(e.end + pad, d_.t[std::min(run.last + kBaselinePoints, d_.size() - 1)]);
+    double lo = std::min(e.start - pad, d_.t[run.first >= kBaselinePoints ? run.first - kBaselinePoints : 0]);
+    double hi = std::max(e.end + pad, d_.t[std::min(run.last + kBaselinePoints, d_.size() - 1)]);
+    // Another event separated from this one by a stretch of at least kSeparatingPoints detections is another
+    // dip: the window stops halfway along that stretch (one dip per fit). Closer runs are left in: they are
+    // usually one dip split by a noisy point.
+    constexpr size_t kSeparatingPoints = 6;
+    if (k > 0 && run.first - runs_[k - 1].last - 1 >= kSeparatingPoints)
+      lo = std::max(lo, d_.t[runs_[k - 1].last + (run.first - runs_[k - 1].last) / 2]);
+    if (k + 1 < runs_.size() && runs_[k + 1].first - run.last - 1 >= kSeparatingPoints)
+      hi = std::min(hi, d_.t[run.last + (runs_[k + 1].first - run.last) / 2]);
     ft_.clear(), ff_.clear(), fe_.clear();
     const double t_before = run.first > 0 ? d_.t[run.first - 1] : e.start - pad;
     const double t_after = run.last + 1 < d_.size() ? d_.t[run.last + 1] : e.end + pad;
+    constexpr double kFluxPerMag = 0.4 * 2.302585092994046;  // d flux / d mag (relative), 0.4 ln 10
     for (size_t i = 0; i < d_.size(); ++i) {
       const double t = d_.t[i];
       if (t < lo || t > hi) continue;
-      const double f = std::pow(10.0, -0.4 * d_.resid[i]);
+      const double f = std::exp(-kFluxPerMag * d_.resid[i]);
       ft_.push_back(t);
       ff_.push_back(f);
-      fe_.push_back(f * 0.4 * std::log(10.0) * d_.sigma[i]);
+      fe_.push_back(f * kFluxPerMag * d_.sigma[i]);
     }
-    DipFitGuess g;
-    g.f0 = 1.0;
-    g.amplitude = std::min(e.depth_frac, 0.95);
-    g.t0 = e.t_min;
-    g.sigma_rise = std::max(0.5 * (e.t_min - t_before), 0.05);
-    g.sigma_fall = std::max(0.5 * (t_after - e.t_min), 0.05);
-    e.fit = fit_asymmetric_gaussian_dip(ft_.data(), ff_.data(), fe_.data(), ft_.size(), g);
+    const DipFitGuess g =
+        dip_start(ft_.data(), ff_.data(), fe_.data(), ft_.size(), e.t_min, e.start, e.end, t_before, t_after, grid_);
+    e.fit = fit_dip_clipped(ft_, ff_, fe_, g);
   }
 
   const DimmingParams& p_;
   Normalized d_;
   std::vector<int64_t> order_;
-  std::vector<double> mags_, errs_, anchors_, ft_, ff_, fe_, cycles_;
+  std::vector<double> band_mags_[kNumBands], band_errs_[kNumBands];
+  std::vector<double> anchors_, ft_, ff_, fe_, cycles_, grid_;
   std::vector<Run> runs_;
 };
 

@@ -24,18 +24,32 @@ struct DipFit {
   double chi2_dip = NAN;    // chi^2 of the best-fit dip model
   double chi2_flat = NAN;   // chi^2 of the best constant (weighted mean flux)
   double delta_chi2 = NAN;  // chi2_flat - chi2_dip
-  int n_points = 0;
+  int n_points = 0;         // points fitted
+  int n_clipped = 0;
+  bool widths_tied =
+      false;  // fitted with sigma_rise = sigma_fall  // outliers removed before the final fit (event fits, event_fit.hpp)
   int iterations = 0;
 };
 
 inline constexpr int kDipFitParameters = 5;
 
+struct DipFitOptions {
+  int max_iterations = 200;
+  bool tie_widths = false;  // one width for both sides: sigma_rise = sigma_fall (4 parameters)
+  // > 0: minimize the Cauchy loss sum c^2 log(1 + (r_i / c)^2) of the normalized residuals r_i instead of
+  // chi^2 (each residual is mapped to sign(r) sqrt(rho(r)), so GSL's least squares minimizes it); outliers
+  // then pull the fit little. chi2_dip is still plain chi^2 at the solution; the uncertainties come from the
+  // robust problem (refit without it for reportable ones).
+  double cauchy_scale = 0.0;
+};
+
 // Fits the model to n points (flux, flux_err > 0). Uncertainties are the square
 // roots of the covariance diagonal (J^T W J)^-1, scaled by sqrt(chi2_dip / dof)
 // when that exceeds 1 (errors that underestimate the scatter widen the
-// uncertainties, never shrink them). Needs n > 5 points.
+// uncertainties, never shrink them). Needs n > 5 points. options.tie_widths starts from the geometric mean
+// of the guessed widths.
 DipFit fit_asymmetric_gaussian_dip(const double* time, const double* flux, const double* flux_err, size_t n,
-                                   const DipFitGuess& guess, int max_iterations = 200);
+                                   const DipFitGuess& guess, const DipFitOptions& options = {});
 
 // The model itself (for tests and plots).
 double asymmetric_gaussian_dip(double t, double f0, double amplitude, double t0, double sigma_rise, double sigma_fall);

@@ -132,6 +132,8 @@ py::dict dimming_events(const Array<int64_t>& offsets, const Array<double>& time
   out["chi2_flat"] = column<double>(ev, [](const E& e) { return e.fit.chi2_flat; });
   out["delta_chi2"] = column<double>(ev, [](const E& e) { return e.fit.delta_chi2; });
   out["n_fit_points"] = column<int32_t>(ev, [](const E& e) { return e.fit.n_points; });
+  out["n_clipped"] = column<int32_t>(ev, [](const E& e) { return e.fit.n_clipped; });
+  out["widths_tied"] = column<bool>(ev, [](const E& e) { return e.fit.widths_tied; });
   out["score"] = column<double>(ev, [](const E& e) { return e.score; });
   return out;
 }

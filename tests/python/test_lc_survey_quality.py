@@ -66,37 +66,63 @@ def test_false_positive_rate_on_non_dipping_stars(survey, events):
     assert dippers.periodic.mean() < 0.1
 
 
-def well_sampled(dip, det):
-    """The dip's depth is measurable: a detection near the bottom (within 0.5 sigma of t0) and
-    detections on both flanks beyond 1 sigma, inside the +-3 sigma dip."""
-    t = det.get(dip.object_id)
-    if t is None:
-        return False
-    near = np.any((t > dip.t0 - 0.5 * dip.sigma_rise) & (t < dip.t0 + 0.5 * dip.sigma_fall))
-    rise = np.any((t < dip.t0 - dip.sigma_rise) & (t > dip.t0 - 3 * dip.sigma_rise))
-    fall = np.any((t > dip.t0 + dip.sigma_fall) & (t < dip.t0 + 3 * dip.sigma_fall))
-    return near and rise and fall
+def flank_points(dip, det):
+    """Detections where this injected dip is >= 5x the photometric error, before and after its minimum
+    (the issue's "points in the dip", split by side)."""
+    deficit_mag = -2.5 * np.log10(datasets.dip_flux_factor(det.mjd.to_numpy(), dip.t0, dip.depth_frac, dip.sigma_rise, dip.sigma_fall))
+    strong = deficit_mag >= 5 * det.mag_err.to_numpy()
+    t = det.mjd.to_numpy()
+    before = t < dip.t0
+    # Any detection at all within 3 sigma on each side (none: that flank of the dip was never observed).
+    any_before = np.sum(before & (t > dip.t0 - 3 * dip.sigma_rise))
+    any_after = np.sum(~before & (t < dip.t0 + 3 * dip.sigma_fall))
+    return int(np.sum(strong & before)), int(np.sum(strong & ~before)), bool(any_before == 0 or any_after == 0)
 
 
-def test_fitted_depths_match_truth(survey, events):
+def depth_table(survey, events):
+    """One row per detectable dip found by the search (the recall test's population, all stars, one- and
+    two-dip): the fitted amplitude of its matching event over the true depth (a failed fit counts as a miss)."""
     dips = detectable_dips(survey)
-    # One dip per star, so that a second dip cannot leak into the fit window.
-    dips = dips[~dips.object_id.duplicated(keep=False)]
+    all_dips = survey.truth[survey.truth.kind == "dip"]
     det = survey.detections[survey.detections.object_id.isin(dips.object_id)]
-    times = {k: g.to_numpy() for k, g in det.groupby("object_id")["mjd"]}
-    candidates = events[~events.periodic & (events.fit_status == 0)]
-    ratios_all, ratios_good = [], []
+    det_by_star = dict(tuple(det.groupby("object_id")))
+    candidates = events[~events.periodic]
+    rows = []
     for d in dips.itertuples():
         c = matching_candidate(candidates, d)
         if c is None:
             continue
-        ratios_all.append(c.amplitude / d.depth_frac)
-        if well_sampled(d, times):
-            ratios_good.append(c.amplitude / d.depth_frac)
-    ratios_all, ratios_good = np.array(ratios_all), np.array(ratios_good)
-    within_all = np.mean(np.abs(ratios_all - 1) < 0.2)
-    within_good = np.mean(np.abs(ratios_good - 1) < 0.2)
-    print(f"depth within 20%: {within_all:.3f} of {len(ratios_all)} fitted; {within_good:.3f} of {len(ratios_good)} well-sampled")
-    assert len(ratios_good) > 100
-    assert within_good >= 0.90
-    assert abs(np.median(ratios_all) - 1) < 0.05
+        star = all_dips[all_dips.object_id == d.object_id]
+        n_before, n_after, flank_unobserved = flank_points(d, det_by_star[d.object_id])
+        fitted = c.fit_status == 0
+        rows.append({"object_id": d.object_id, "fit_ok": fitted, "ratio": c.amplitude / d.depth_frac if fitted else np.nan,
+                     "two_dips": len(star) > 1,
+                     "n_before": n_before, "n_after": n_after, "flank_unobserved": flank_unobserved,
+                     "widths_tied": bool(c.widths_tied)})
+    t = pd.DataFrame(rows)
+    t["within"] = np.abs(t.ratio - 1) < 0.2  # NaN (failed fit) compares False
+    t["bracketed"] = (t.n_before >= 1) & (t.n_after >= 1)
+    return t
+
+
+def test_fitted_depths_match_truth(survey, events):
+    t = depth_table(survey, events)
+    b = t[t.bracketed]
+    print(f"depth within 20% of truth: {t.within.mean():.3f} of {len(t)} found detectable dips "
+          f"(fit succeeded for {t.fit_ok.mean():.3f})")
+    print(f"  minimum bracketed (>= 1 detection >= 5 sigma deep on each side): {b.within.mean():.3f} of {len(b)}; "
+          f"one side unobserved: {t[~t.bracketed].within.mean():.3f} of {(~t.bracketed).sum()}")
+    u = t[t.flank_unobserved]
+    print(f"  of those, no detection at all within 3 sigma on one side: {u.within.mean():.3f} of {len(u)}; "
+          f"all but those: {t[~t.flank_unobserved].within.mean():.3f} of {(~t.flank_unobserved).sum()}")
+    print(f"  one-dip stars {t[~t.two_dips].within.mean():.3f} of {(~t.two_dips).sum()}, two-dip stars {t[t.two_dips].within.mean():.3f} "
+          f"of {t.two_dips.sum()}; median ratio {t.ratio.median():.3f}")
+    assert len(t) > 300
+    assert t.fit_ok.mean() >= 0.97
+    # Where the data bracket the minimum the depth is measured: the issue's criterion holds there.
+    assert b.within.mean() >= 0.90
+    # Also on every dip but those with a flank never observed (no detection within 3 sigma on one side).
+    assert t[~t.flank_unobserved].within.mean() >= 0.90
+    # On the whole recall population (dips into a seasonal gap included) it is reported, with a floor.
+    assert t.within.mean() >= 0.85
+    assert abs(t.ratio.median() - 1) < 0.05

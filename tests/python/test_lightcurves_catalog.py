@@ -89,6 +89,57 @@ def test_lists_equal_length_and_sorted_by_time(lc_table):
         assert np.all(np.diff(times) >= 0)
 
 
+def brute_force_light_curves(det: pd.DataFrame) -> dict:
+    """object_id -> the detections' rows sorted by (mjd, mag): plain pandas, independent of the library."""
+    det = det.sort_values(["object_id", "mjd", "mag"], kind="stable")
+    return {k: g for k, g in det.groupby("object_id", sort=False)}
+
+
+@pytest.mark.parametrize("with_objects", [True, False])
+def test_bucketed_build_equals_pandas_groupby(catalogs, root, survey, with_objects):
+    """Many small id buckets (bucket_rows=20,000 -> ~30 buckets) over 40,000-row detection partitions: each
+    object's light curve is complete and equal to a brute-force groupby; positions are the objects' (or the
+    mean unit vector of the detections)."""
+    det_cat = catalogs.load("ztf_detections").where("object_id < 1000400")
+    cat = build_light_curves(det_cat, name=f"lc_buckets_{with_objects}", root=root, progress=False, bucket_rows=20_000,
+                             objects=catalogs.load("ztf_objects") if with_objects else None, pixel_threshold=100)
+    got = cat.to_arrow()
+    det = survey.detections[survey.detections.object_id < 1000400]
+    ref = brute_force_light_curves(det)
+    ids = got.column("object_id").to_numpy()
+    assert sorted(ids) == sorted(ref)
+    lc = got.column("lc").combine_chunks()
+    for field in ("mjd", "mag", "mag_err", "band", "flags"):
+        values = lc.field(field).to_pylist()
+        for i, oid in enumerate(ids):
+            assert values[i] == ref[oid][field].tolist(), (oid, field)
+    ra, dec = got.column("ra").to_numpy(), got.column("dec").to_numpy()
+    if with_objects:
+        obj = survey.objects.set_index("object_id").loc[ids]
+        np.testing.assert_array_equal(ra, obj.ra.to_numpy())
+        np.testing.assert_array_equal(dec, obj.dec.to_numpy())
+    else:
+        for i, oid in enumerate(ids):
+            g = ref[oid]
+            r, d = np.radians(g.ra.to_numpy()), np.radians(g.dec.to_numpy())
+            x, y, z = np.mean(np.cos(d) * np.cos(r)), np.mean(np.cos(d) * np.sin(r)), np.mean(np.sin(d))
+            assert abs(ra[i] - np.degrees(np.arctan2(y, x)) % 360) < 1e-9 and abs(dec[i] - np.degrees(np.arctan2(z, np.hypot(x, y)))) < 1e-9
+
+
+def test_bucketed_build_on_dask_equals_threads(catalogs, root):
+    """The same build with every phase as Dask tasks (an in-process cluster): identical light curves."""
+    pytest.importorskip("dask.distributed")
+    from dask.distributed import Client
+
+    det = catalogs.load("ztf_detections").where("object_id < 1000300")
+    kw = dict(root=root, objects=catalogs.load("ztf_objects"), progress=False, bucket_rows=30_000, pixel_threshold=100)
+    threads = build_light_curves(det, name="lc_threads", **kw).to_arrow().sort_by("object_id")
+    with Client(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as client:
+        dask_built = build_light_curves(det, name="lc_dask", client=client, **kw).to_arrow().sort_by("object_id")
+    assert threads.num_rows == 300
+    assert threads.equals(dask_built)
+
+
 def test_positions_and_partitioning(lcs, lc_table, survey):
     obj = survey.objects.set_index("object_id")
     ids = lc_table.column("object_id").to_numpy()
@@ -225,15 +276,20 @@ def test_scipy_udf_fit_agrees_with_the_cpp_fit(lcs):
     print(f"both fits succeeded for {len(ok)} of {len(m)} events (C++ {np.mean(m.fit_status == 0):.3f}, scipy {m.success.mean():.3f})")
     assert len(ok) >= 0.75 * len(m)
     # The documented tolerances hold for the same minimum; compare where the dip is well constrained
-    # (amplitude known to 30%, delta chi^2 > 25). Elsewhere the problem is degenerate (a dip in a gap, widths
-    # unconstrained) and scipy's single initial width (C++ starts rise and fall separately) may end elsewhere.
-    good = ok[(ok.amplitude_err < 0.3 * ok.amplitude) & (ok.delta_chi2 > 25)]
-    agree = np.ones(len(good), dtype=bool)
+    # (amplitude known to 30%, delta chi^2 > 25, both widths off their lower bound). Elsewhere the problem is
+    # degenerate (a dip in a gap, widths unconstrained) and the two solvers may end in different minima.
+    good = ok[(ok.amplitude_err < 0.3 * ok.amplitude) & (ok.delta_chi2 > 25) & (ok.sigma_rise > 0.002) & (ok.sigma_fall > 0.002)]
+    # The event fit takes decisions (outliers clipped, one width when a flank is unobserved) that can fall either
+    # way near their thresholds; the parameters are compared where both took the same ones.
+    same = good[(good.n_clipped == good.n_clipped_py) & (good.widths_tied == good.widths_tied_py.astype(bool))]
+    agree = np.ones(len(same), dtype=bool)
     for p in ("f0", "amplitude", "t0", "sigma_rise", "sigma_fall"):
-        agree &= np.abs(good[p] - good[p + "_py"]).to_numpy() <= 0.02 * good[p + "_err"].to_numpy() + 1e-7
-    agree &= np.isclose(good.delta_chi2, good.delta_chi2_py, rtol=1e-5, atol=0)
-    print(f"scipy UDF vs C++: {agree.mean():.3f} of {len(good)} well-constrained fits within the documented tolerances")
+        agree &= np.abs(same[p] - same[p + "_py"]).to_numpy() <= 0.02 * same[p + "_err"].to_numpy() + 1e-7
+    agree &= np.isclose(same.delta_chi2, same.delta_chi2_py, rtol=1e-5, atol=0)
+    print(f"scipy UDF vs C++: same clipping and width model for {len(same) / len(good):.3f} of {len(good)} well-constrained fits; "
+          f"{agree.mean():.3f} of those within the documented tolerances")
     assert len(good) >= 40  # about half the fitted events on this survey
+    assert len(same) >= 0.8 * len(good)
     assert agree.mean() >= 0.9
 
 
@@ -289,6 +345,8 @@ def test_build_rejects_bad_arguments(catalogs, root):
         build_light_curves(det, name="lcs", root=root)
     with pytest.raises(KeyError, match="no field 'nope'"):
         build_light_curves(det, name="x", root=root, fields={"mag": "nope"})
+    with pytest.raises(ValueError, match="bucket_rows must be a positive integer"):
+        build_light_curves(det, name="x", root=root, bucket_rows=0)
     assert "x" not in catalogs.list()
 
 

@@ -1,0 +1,197 @@
+#include "lightcurve/event_fit.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace lodestar::lightcurve {
+
+namespace {
+
+double median3(double a, double b, double c) { return std::max(std::min(a, b), std::min(std::max(a, b), c)); }
+
+// Time of the minimum of the 3-point running median flux among points with t in [lo, hi] (NaN if none).
+double smoothed_minimum(const double* t, const double* f, size_t n, double lo, double hi) {
+  double best = INFINITY, at = NAN;
+  for (size_t i = 0; i < n; ++i) {
+    if (t[i] < lo || t[i] > hi) continue;
+    const double m = (i == 0 || i + 1 == n) ? f[i] : median3(f[i - 1], f[i], f[i + 1]);
+    if (m < best) best = m, at = t[i];
+  }
+  return at;
+}
+
+}  // namespace
+
+DipFitGuess dip_start(const double* t, const double* f, const double* e, size_t n, double t_min, double start, double end,
+                      double t_before, double t_after, std::vector<double>& scratch) {
+  DipFitGuess best;
+  best.t0 = t_min;
+  best.sigma_rise = std::max(0.5 * (t_min - t_before), 0.05);
+  best.sigma_fall = std::max(0.5 * (t_after - t_min), 0.05);
+  if (n == 0) return best;
+  constexpr int kNumScales = 5;
+  constexpr double kScales[kNumScales] = {0.25, 0.5, 1.0, 2.0, 4.0};
+  // scratch: weights, then g(t_i) for each side's kNumScales widths (rise entries before t0, fall entries after).
+  scratch.resize(n * (1 + kNumScales));
+  double* w = scratch.data();
+  double sw = 0.0, swy = 0.0;
+  for (size_t i = 0; i < n; ++i) {
+    w[i] = 1.0 / (e[i] * e[i]);
+    sw += w[i], swy += w[i] * f[i];
+  }
+  const double centres[3] = {t_min, smoothed_minimum(t, f, n, start, end), smoothed_minimum(t, f, n, -INFINITY, INFINITY)};
+  const double cap = kClipSigma * kClipSigma;
+  double best_loss = INFINITY;
+  for (int c = 0; c < 3; ++c) {
+    const double t0 = centres[c];
+    if (!std::isfinite(t0) || (c > 0 && t0 == centres[0]) || (c == 2 && t0 == centres[1])) continue;
+    const size_t split = static_cast<size_t>(std::lower_bound(t, t + n, t0) - t);  // points before t0: the rise
+    const double base[2] = {std::max(0.5 * std::fabs(t0 - t_before), 0.05), std::max(0.5 * std::fabs(t_after - t0), 0.05)};
+    // Per side and width: the dip shape g at the side's points and its weighted sums (the trials combine them).
+    double swg[2][kNumScales], swgg[2][kNumScales], swyg[2][kNumScales];
+    int core[2][kNumScales];
+    for (int k = 0; k < kNumScales; ++k) {
+      double* g = scratch.data() + n * (1 + k);
+      for (int side = 0; side < 2; ++side) {
+        const double sigma = base[side] * kScales[k];
+        const double inv = 0.5 / (sigma * sigma);
+        double a = 0.0, b = 0.0, y = 0.0;
+        int inside = 0;
+        const size_t lo = side == 0 ? 0 : split, hi = side == 0 ? split : n;
+        for (size_t i = lo; i < hi; ++i) {
+          const double x = (t[i] - t0) * (t[i] - t0) * inv;
+          if (x <= 0.5) ++inside;
+          g[i] = x > 40.0 ? 0.0 : std::exp(-x);  // exp(-40): no contribution
+          a += w[i] * g[i], b += w[i] * g[i] * g[i], y += w[i] * f[i] * g[i];
+        }
+        swg[side][k] = a, swgg[side][k] = b, swyg[side][k] = y, core[side][k] = inside;
+      }
+    }
+    for (int kr = 0; kr < kNumScales; ++kr) {
+      for (int kf = 0; kf < kNumScales; ++kf) {
+        // A "dip" seen by one detection is an outlier; and each side of the minimum must be seen.
+        const int core_rise = core[0][kr], core_fall = core[1][kf];
+        if (core_rise + core_fall < kMinCorePoints || core_rise == 0 || core_fall == 0) continue;
+        // Model y = F0 - B g(t), B = F0 A: weighted linear least squares in (F0, B).
+        const double sg = swg[0][kr] + swg[1][kf], sgg = swgg[0][kr] + swgg[1][kf], syg = swyg[0][kr] + swyg[1][kf];
+        const double det = sw * sgg - sg * sg;
+        if (!(det > 1e-12 * sw * sgg)) continue;  // the dip covers no point, or all points alike
+        const double f0 = (swy * sgg - sg * syg) / det;
+        const double b = (swy * sg - sw * syg) / det;
+        if (!(f0 > 0.0 && b > 0.0)) continue;  // a bump, not a dip
+        // Ranked by chi^2 with each point's term capped at kClipSigma^2, so that outliers do not choose the start.
+        const double* g_rise = scratch.data() + n * (1 + kr);
+        const double* g_fall = scratch.data() + n * (1 + kf);
+        double loss = 0.0;
+        for (size_t i = 0; i < n; ++i) {
+          const double r = (f0 - b * (i < split ? g_rise[i] : g_fall[i]) - f[i]) / e[i];
+          loss += std::min(r * r, cap);
+        }
+        if (loss < best_loss) {
+          best_loss = loss;
+          best.f0 = f0;
+          best.amplitude = std::clamp(b / f0, 1e-3, 0.95);
+          best.t0 = t0;
+          best.sigma_rise = base[0] * kScales[kr];
+          best.sigma_fall = base[1] * kScales[kf];
+        }
+      }
+    }
+  }
+  if (!std::isfinite(best_loss)) best.amplitude = 0.1;
+  return best;
+}
+
+namespace {
+
+bool usable(const DipFit& fit) {
+  return fit.status != DipFitStatus::kTooFewPoints && std::isfinite(fit.chi2_dip) && std::isfinite(fit.f0) &&
+         std::isfinite(fit.amplitude) && std::isfinite(fit.t0) && std::isfinite(fit.sigma_rise) && std::isfinite(fit.sigma_fall);
+}
+
+DipFitGuess guess_from(const DipFit& fit) {
+  DipFitGuess g;
+  g.f0 = fit.f0;
+  g.amplitude = std::clamp(fit.amplitude, 1e-3, 0.999);
+  g.t0 = fit.t0;
+  g.sigma_rise = std::max(fit.sigma_rise, 1e-4);
+  g.sigma_fall = std::max(fit.sigma_fall, 1e-4);
+  return g;
+}
+
+}  // namespace
+
+namespace {
+
+std::vector<double>& scratch_residuals(size_t n) {
+  thread_local std::vector<double> r;
+  r.resize(n);
+  return r;
+}
+
+}  // namespace
+
+DipFit fit_dip_clipped(std::vector<double>& t, std::vector<double>& f, std::vector<double>& e, const DipFitGuess& guess) {
+  // Find the dip with the robust loss (an outlier cannot capture the model as a spike), reject the points far from
+  // that model, then fit plain least squares from there (uncertainties and delta chi^2 of the standard problem).
+  DipFitOptions robust;
+  robust.cauchy_scale = kCauchyScale;
+  robust.max_iterations = 30;  // it only locates the dip; the plain fit converges from there
+  const DipFit located = fit_asymmetric_gaussian_dip(t.data(), f.data(), e.data(), t.size(), guess, robust);
+  size_t clipped = 0;
+  DipFitGuess from = guess;
+  if (usable(located)) {
+    from = guess_from(located);
+    const size_t budget = std::max<size_t>(2, t.size() / 10);
+    std::vector<std::pair<double, size_t>> bad;
+    std::vector<double>& r = scratch_residuals(t.size());
+    for (size_t i = 0; i < t.size(); ++i)
+      r[i] = (f[i] -
+              asymmetric_gaussian_dip(t[i], located.f0, located.amplitude, located.t0, located.sigma_rise, located.sigma_fall)) /
+             e[i];
+    // Isolated outliers only: a point whose time neighbours deviate the same way by kIsolationSigma or more
+    // is part of something real the model lacks (e.g. a second dip), not an outlier.
+    for (size_t i = 0; i < t.size(); ++i) {
+      if (std::fabs(r[i]) <= kClipSigma) continue;
+      const bool prev_same = i > 0 && r[i - 1] * std::copysign(1.0, r[i]) >= kIsolationSigma;
+      const bool next_same = i + 1 < t.size() && r[i + 1] * std::copysign(1.0, r[i]) >= kIsolationSigma;
+      if (!prev_same && !next_same) bad.push_back({std::fabs(r[i]), i});
+    }
+    std::sort(bad.begin(), bad.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
+    bad.resize(std::min(bad.size(), budget));
+    if (!bad.empty()) {
+      std::vector<bool> drop(t.size(), false);
+      for (const auto& [r, i] : bad) drop[i] = true;
+      size_t k = 0;
+      for (size_t i = 0; i < t.size(); ++i)
+        if (!drop[i]) t[k] = t[i], f[k] = f[i], e[k] = e[i], ++k;
+      t.resize(k), f.resize(k), e.resize(k);
+      clipped = bad.size();
+    }
+  }
+  DipFit fit = fit_asymmetric_gaussian_dip(t.data(), f.data(), e.data(), t.size(), from);
+  fit.n_clipped = static_cast<int>(clipped);
+  if (!usable(fit)) return fit;
+
+  // A flank without detections (the dip runs into a seasonal gap) leaves its width, and with it the depth,
+  // unconstrained: fit one width for both sides instead. Likewise when the free fit did not converge.
+  int rise = 0, fall = 0;  // detections where the fitted dip is >= kFlankSigma errors deep
+  for (size_t i = 0; i < t.size(); ++i) {
+    const double deficit = fit.f0 - asymmetric_gaussian_dip(t[i], fit.f0, fit.amplitude, fit.t0, fit.sigma_rise, fit.sigma_fall);
+    if (deficit >= kFlankSigma * e[i]) (t[i] < fit.t0 ? rise : fall) += 1;
+  }
+  const bool open_flank = rise < kMinFlankPoints || fall < kMinFlankPoints;
+  if (!open_flank && fit.status == DipFitStatus::kOk) return fit;
+  DipFitGuess g = guess_from(fit);
+  g.sigma_rise = g.sigma_fall = rise >= fall ? g.sigma_rise : g.sigma_fall;  // the observed flank's width
+  DipFitOptions tie;
+  tie.tie_widths = true;
+  DipFit tied = fit_asymmetric_gaussian_dip(t.data(), f.data(), e.data(), t.size(), g, tie);
+  tied.n_clipped = fit.n_clipped;
+  if (!usable(tied)) return fit;
+  if (fit.status != DipFitStatus::kOk) return tied.status == DipFitStatus::kOk ? tied : fit;
+  // Symmetry is the assumption for the unseen flank, unless the data reject it.
+  return tied.status == DipFitStatus::kOk && tied.chi2_dip - fit.chi2_dip < kTiedChi2Tolerance ? tied : fit;
+}
+
+}  // namespace lodestar::lightcurve

@@ -1,0 +1,45 @@
+// The dip fit of one detected event, made robust for real light curves: a
+// starting point from a small grid (closed-form depth and flat level for each
+// trial position and widths), the GSL fit (dip_fit.hpp) from there, then a few
+// rounds of rejecting isolated outliers (> kClipSigma from the fitted model)
+// and refitting. Definitions: docs/lightcurves.md ("The dip model and fit").
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "lightcurve/dip_fit.hpp"
+
+namespace lodestar::lightcurve {
+
+inline constexpr double kClipSigma = 5.0;       // a point this far from the fitted model (in its errors) is an outlier
+inline constexpr double kIsolationSigma = 3.0;  // ... unless a time neighbour deviates the same way by this much
+inline constexpr double kCauchyScale = 3.0;     // robust loss scale, in errors, of the fit that locates the dip
+inline constexpr int kMinCorePoints = 2;        // start trials need this many detections within 1 sigma of t0
+inline constexpr int kMinFlankPoints = 1;       // detections in each flank of the dip (>= kFlankSigma deep) for free widths
+inline constexpr double kFlankSigma = 3.0;
+inline constexpr double kTiedChi2Tolerance = 9.0;  // the tied fit is kept unless its chi^2 is this much worse
+
+// Trial dip positions and widths around an event of the points (t, f, e) (time-ordered relative flux):
+// t0 in {t_min, the minimum of the 3-point running median flux within [start, end], that minimum over all
+// points}; each width in {1/4, 1/2, 1, 2, 4} x half the distance from t0 to the last non-event detection
+// before the run (t_before) / the first after it (t_after). For each trial the flat level F0 and depth A are
+// the weighted linear least-squares solution; trials with fewer than kMinCorePoints detections within 1 sigma
+// of t0, or none on one side, are skipped, and the trial of least capped chi^2 (each point's term at most
+// kClipSigma^2, so that outliers do not choose) is returned (A within [1e-3, 0.95]).
+// `scratch` is reused between calls.
+DipFitGuess dip_start(const double* t, const double* f, const double* e, size_t n, double t_min, double start, double end,
+                      double t_before, double t_after, std::vector<double>& scratch);
+
+// The event fit from `guess`: (1) fit_asymmetric_gaussian_dip with the Cauchy loss (scale kCauchyScale) to
+// locate the dip without letting an outlier capture the model; (2) the points more than kClipSigma errors from
+// that model, and isolated (neither time neighbour off the same way by kIsolationSigma), are removed
+// (worst first, at most max(2, n / 10)) from t/f/e; (3) plain least squares from the
+// robust solution (the reported parameters, uncertainties and delta chi^2). (4) When a flank of that dip holds
+// fewer than kMinFlankPoints detections where the model is >= kFlankSigma errors below F0 (the dip runs into a seasonal gap), or
+// the fit did not converge, it is refitted with one width for both sides, starting from the observed flank's width; that fit is
+// kept when a flank was open, or when it converged and the free one did not. n_points counts the points fitted, n_clipped those
+// removed.
+DipFit fit_dip_clipped(std::vector<double>& t, std::vector<double>& f, std::vector<double>& e, const DipFitGuess& guess);
+
+}  // namespace lodestar::lightcurve
