@@ -3,9 +3,10 @@
 r <= threshold needs beyond P's own rows (HATS `dataproduct_type=margin`).
 
 The selection is inclusive: a row goes into P's margin when its pixel, at a
-fine order, can be within the threshold of P (HEALPix C++ inclusive queries,
-`pixel_neighbourhood`). It never misses a row within the threshold and may hold
-a few slightly beyond it, which a crossmatch's exact distance test discards.
+fine order, can be within the threshold of P's boundary (HEALPix C++ inclusive
+disc queries around P's fine boundary pixels, `margin_coverage29`). It never
+misses a row within the threshold and may hold some slightly beyond it, which a
+crossmatch's exact distance test discards.
 """
 
 from __future__ import annotations
@@ -25,29 +26,19 @@ MAX_ORDER = 29
 
 
 def margin_order(partition_order: int, threshold_deg: float) -> int:
-    """A pixel order fine enough that a pixel is ~1/4 of the threshold (few extra rows), but bounded:
-    at most 6 orders below the partition, since the neighbourhood disc's cover has ~4**k ranges
-    k orders down and the disc itself already reaches far beyond the threshold for large pixels."""
-    fine = int(math.floor(math.log2(58.6 / max(threshold_deg, 1e-9)))) + 2
-    return int(min(MAX_ORDER - 1, max(partition_order + 1, min(fine, partition_order + 6))))
+    """The order of the pixels a margin is assembled from: fine enough that a
+    pixel's radius is about half the threshold (the margin then reaches about
+    two thresholds past the partition's boundary at most), at most 10 orders
+    below the partition (4 * 2^10 boundary pixels)."""
+    fine = int(math.floor(math.log2(58.6 / max(threshold_deg, 1e-9)))) + 1
+    return int(min(MAX_ORDER - 1, max(partition_order + 1, min(fine, partition_order + 10))))
 
 
 def margin_ranges29(order: int, pixel: int, threshold_deg: float) -> np.ndarray:
-    """Order-29 ranges of P's neighbourhood minus P itself."""
+    """Order-29 ranges of P's margin: the fine pixels outside P within the
+    threshold of P's boundary (C++ `margin_coverage29`)."""
     at = margin_order(order, threshold_deg)
-    ranges = np.asarray(_core.pixel_neighbourhood(order, pixel, threshold_deg, at), dtype=np.int64).reshape(-1, 2)
-    ranges = _merge_ranges(ranges << (2 * (MAX_ORDER - at)))
-    own_lo, own_hi = pixel << (2 * (MAX_ORDER - order)), (pixel + 1) << (2 * (MAX_ORDER - order))
-    out = []
-    for b, e in ranges:  # subtract [own_lo, own_hi)
-        if e <= own_lo or b >= own_hi:
-            out.append((b, e))
-        else:
-            if b < own_lo:
-                out.append((b, own_lo))
-            if e > own_hi:
-                out.append((own_hi, e))
-    return np.asarray(out, dtype=np.int64).reshape(-1, 2)
+    return np.asarray(_core.margin_coverage29(order, pixel, threshold_deg, at), dtype=np.int64).reshape(-1, 2)
 
 
 def _rows_in_ranges_sql(rel: str, hp: str, ranges: np.ndarray) -> str:

@@ -23,9 +23,10 @@ CatalogRoot::CatalogRoot(std::string path) : path_(std::move(path)) {
 }
 
 void CatalogRoot::check_name(const std::string& name) {
-  const bool bad = name.empty() || name[0] == '.' || name.find('/') != std::string::npos || name.find('\0') != std::string::npos ||
-                   name.size() > 200;
-  if (bad) throw Error("invalid catalog name '" + name + "': use a plain folder name (letters, digits, _ - .), not starting with '.'");
+  const bool bad = name.empty() || name[0] == '.' || name.find('/') != std::string::npos ||
+                   name.find('\0') != std::string::npos || name.size() > 200;
+  if (bad)
+    throw Error("invalid catalog name '" + name + "': use a plain folder name (letters, digits, _ - .), not starting with '.'");
 }
 
 std::vector<std::string> CatalogRoot::list() const {

@@ -169,7 +169,8 @@ HatsCatalog HatsCatalog::open(const std::string& input_path) {
 }
 
 HatsCatalog HatsCatalog::open_in(const CatalogFiles& files, const std::string& clean) {
-  if (!files.is_dir(clean)) throw Error("no catalog at " + clean + (files.remote() ? ": no objects under this prefix" : ": not a folder"));
+  if (!files.is_dir(clean))
+    throw Error("no catalog at " + clean + (files.remote() ? ": no objects under this prefix" : ": not a folder"));
 
   // A collection opens as its primary catalog with the default margin attached.
   if (files.is_file(clean + "/collection.properties")) {
@@ -184,9 +185,12 @@ HatsCatalog HatsCatalog::open_in(const CatalogFiles& files, const std::string& c
   HatsCatalog cat;
   cat.path_ = clean;
   cat.default_name_ = path_basename(clean);
-  if (files.is_file(clean + "/hats.properties")) cat.properties_ = Properties::parse(files.read_text(clean + "/hats.properties"));
-  else if (files.is_file(clean + "/properties")) cat.properties_ = Properties::parse(files.read_text(clean + "/properties"));
-  else throw Error("no catalog at " + clean + ": hats.properties not found");
+  if (files.is_file(clean + "/hats.properties"))
+    cat.properties_ = Properties::parse(files.read_text(clean + "/hats.properties"));
+  else if (files.is_file(clean + "/properties"))
+    cat.properties_ = Properties::parse(files.read_text(clean + "/properties"));
+  else
+    throw Error("no catalog at " + clean + ": hats.properties not found");
   cat.has_common_metadata_ = files.is_file(cat.dataset_dir() + "/_common_metadata");
 
   std::vector<std::pair<int, int64_t>> pixels;

@@ -23,8 +23,8 @@ int run_catalogs(const std::string& root_path) {
   std::printf("%-32s %-8s %14s %10s %s\n", "name", "type", "rows", "partitions", "margin");
   for (const auto& name : names) {
     const HatsCatalog c = root.load(name);
-    std::printf("%-32s %-8s %14lld %10zu %s\n", name.c_str(), c.type().c_str(), static_cast<long long>(c.total_rows()), c.partitions().size(),
-                c.margin_path() ? "yes" : "-");
+    std::printf("%-32s %-8s %14lld %10zu %s\n", name.c_str(), c.type().c_str(), static_cast<long long>(c.total_rows()),
+                c.partitions().size(), c.margin_path() ? "yes" : "-");
   }
   std::cout << "(" << names.size() << " catalogs in " << root.path() << ")\n";
   return 0;
@@ -59,10 +59,11 @@ struct InfoOptions {
   std::string root, name;
 };
 
-const CommandRegistrar catalogs_registrar("catalogs", "List the catalogs of the catalog root (names, types, rows, partitions).", 20,
-                                          [](CLI::App& app, const GlobalOptions&) -> Action {
+const CommandRegistrar catalogs_registrar("catalogs", "List the catalogs of the catalog root (names, types, rows, partitions).",
+                                          20, [](CLI::App& app, const GlobalOptions&) -> Action {
                                             auto o = std::make_shared<CatalogsOptions>();
-                                            app.add_option("--root", o->root, "Catalog root (default: $LODESTAR_ROOT, else ~/.lodestar/catalogs)");
+                                            app.add_option("--root", o->root,
+                                                           "Catalog root (default: $LODESTAR_ROOT, else ~/.lodestar/catalogs)");
                                             return [o] { return run_catalogs(o->root); };
                                           });
 
@@ -70,7 +71,8 @@ const CommandRegistrar info_registrar("info", "Describe one catalog of the root:
                                       [](CLI::App& app, const GlobalOptions& g) -> Action {
                                         auto o = std::make_shared<InfoOptions>();
                                         app.add_option("name", o->name, "Catalog name")->required();
-                                        app.add_option("--root", o->root, "Catalog root (default: $LODESTAR_ROOT, else ~/.lodestar/catalogs)");
+                                        app.add_option("--root", o->root,
+                                                       "Catalog root (default: $LODESTAR_ROOT, else ~/.lodestar/catalogs)");
                                         return [o, &g] { return run_info(g, o->root, o->name); };
                                       });
 

@@ -5,10 +5,10 @@
 #include <memory>
 
 #include "catalog/catalog_root.hpp"
-#include "engine/remote_access.hpp"
 #include "catalog/catalog_sql.hpp"
 #include "cli/commands.hpp"
 #include "cli/table_printer.hpp"
+#include "engine/remote_access.hpp"
 
 namespace lodestar::cli {
 namespace {

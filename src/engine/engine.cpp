@@ -42,7 +42,6 @@ Engine::Engine(const EngineOptions& options) {
   config.set("autoinstall_known_extensions", "false");
   config.set("autoload_known_extensions", "false");
 
-
   duckdb_database db = nullptr;
   char* error = nullptr;
   if (duckdb_open_ext(nullptr, &db, config.get(), &error) == DuckDBError) {

@@ -7,8 +7,8 @@
 #include <filesystem>
 
 #include "engine/engine.hpp"
-#include "engine/sql_text.hpp"
 #include "engine/s3_settings.hpp"
+#include "engine/sql_text.hpp"
 
 namespace fs = std::filesystem;
 
@@ -71,10 +71,10 @@ std::string httpfs_extension_path() {
 void configure_remote_access(duckdb_connection con) {
   const std::string ext = httpfs_extension_path();
   if (ext.empty() || !fs::is_regular_file(ext))
-    throw Error("reading s3:// needs DuckDB's httpfs extension, which was not found" +
-                (ext.empty() ? std::string() : " at " + ext) +
-                ": install the pinned `duckdb-extension-httpfs` wheel (scripts/setup.sh does) or set LODESTAR_HTTPFS_EXTENSION to its "
-                "httpfs.duckdb_extension file");
+    throw Error(
+        "reading s3:// needs DuckDB's httpfs extension, which was not found" + (ext.empty() ? std::string() : " at " + ext) +
+        ": install the pinned `duckdb-extension-httpfs` wheel (scripts/setup.sh does) or set LODESTAR_HTTPFS_EXTENSION to its "
+        "httpfs.duckdb_extension file");
   const S3Settings s = S3Settings::from_environment();
   // LOAD is idempotent; the secret is replaced so that changed credentials take effect.
   run_query(con, "LOAD " + sql_string_literal(ext));

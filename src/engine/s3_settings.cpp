@@ -43,8 +43,8 @@ int env_int(const char* name, int fallback, int lo, int hi) {
     if (x < lo || x > hi) throw std::out_of_range("range");
     return x;
   } catch (const std::exception&) {
-    throw Error(std::string(name) + " must be an integer within [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got '" + v +
-                "'");
+    throw Error(std::string(name) + " must be an integer within [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got '" +
+                v + "'");
   }
 }
 
@@ -93,16 +93,20 @@ S3Settings S3Settings::from_environment() {
         s.key_id = from_profile(*ini, "aws_access_key_id");
         s.secret = from_profile(*ini, "aws_secret_access_key");
         s.session_token = from_profile(*ini, "aws_session_token");
-        s.source = "profile '" + profile + "' of the AWS " + std::string(ini == &credentials ? "credentials" : "config") + " file";
+        s.source =
+            "profile '" + profile + "' of the AWS " + std::string(ini == &credentials ? "credentials" : "config") + " file";
         break;
       }
     }
     if (s.source.empty()) s.source = "no credentials (anonymous requests)";
   }
 
-  if (auto r = env("AWS_REGION"); !r.empty()) s.region = r;
-  else if (auto dr = env("AWS_DEFAULT_REGION"); !dr.empty()) s.region = dr;
-  else if (auto pr = from_profile(config, "region"); !pr.empty()) s.region = pr;
+  if (auto r = env("AWS_REGION"); !r.empty())
+    s.region = r;
+  else if (auto dr = env("AWS_DEFAULT_REGION"); !dr.empty())
+    s.region = dr;
+  else if (auto pr = from_profile(config, "region"); !pr.empty())
+    s.region = pr;
 
   std::string endpoint = env("AWS_ENDPOINT_URL_S3");
   if (endpoint.empty()) endpoint = env("AWS_ENDPOINT_URL");
@@ -140,7 +144,8 @@ std::string S3Settings::secret_sql(const std::string& secret_name) const {
 
 std::string S3Settings::http_settings_sql() const {
   // Exponential backoff from 100 ms doubles per retry: 8 retries wait ~25 s in all at most.
-  return "SET GLOBAL http_retries = " + std::to_string(retries) + "; SET GLOBAL http_retry_wait_ms = 100; SET GLOBAL http_retry_backoff = 2; " +
+  return "SET GLOBAL http_retries = " + std::to_string(retries) +
+         "; SET GLOBAL http_retry_wait_ms = 100; SET GLOBAL http_retry_backoff = 2; " +
          "SET GLOBAL http_timeout = " + std::to_string(timeout_s) +
          // No process-lifetime HTTP/footer caches: an overwritten catalog's objects keep their keys, and
          // those caches would serve the old sizes and footers (catalog metadata is cached by HatsCatalog::open).
@@ -150,8 +155,8 @@ std::string S3Settings::http_settings_sql() const {
 }
 
 std::string S3Settings::fingerprint() const {
-  return key_id + '\n' + secret + '\n' + session_token + '\n' + region + '\n' + endpoint + '\n' + (use_ssl ? "1" : "0") + url_style +
-         '\n' + std::to_string(retries) + '\n' + std::to_string(timeout_s) + '\n' + std::to_string(part_size_mb);
+  return key_id + '\n' + secret + '\n' + session_token + '\n' + region + '\n' + endpoint + '\n' + (use_ssl ? "1" : "0") +
+         url_style + '\n' + std::to_string(retries) + '\n' + std::to_string(timeout_s) + '\n' + std::to_string(part_size_mb);
 }
 
 }  // namespace lodestar

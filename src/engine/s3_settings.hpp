@@ -16,7 +16,7 @@ namespace lodestar {
 struct S3Settings {
   std::string key_id, secret, session_token;
   std::string region = "us-east-1";
-  std::string endpoint;   // host[:port] without scheme; empty = AWS
+  std::string endpoint;  // host[:port] without scheme; empty = AWS
   bool use_ssl = true;
   std::string url_style;  // "vhost" or "path"
   int retries = 8;        // per request, with exponential backoff

@@ -7,6 +7,7 @@
 #include "catalog/catalog_root.hpp"
 #include "catalog/catalog_sql.hpp"
 #include "catalog/ingest.hpp"
+#include "catalog/margin_coverage.hpp"
 #include "catalog/skymap_fits.hpp"
 #include "core/healpix_index.hpp"
 #include "engine/engine.hpp"
@@ -86,13 +87,13 @@ LODESTAR_PYTHON_BINDING(catalog) {
         }
         return catalog_to_dict(*c);
       },
-      py::arg("path"),
-        "Metadata of the HATS catalog or collection at path");
+      py::arg("path"), "Metadata of the HATS catalog or collection at path");
   m.def("default_catalog_root", &default_catalog_root);
   m.def("forget_catalog", &HatsCatalog::forget, py::arg("path"),
         "Drop remote catalogs at or under path from this process's metadata cache (all when empty)");
-  m.def("list_catalogs", [](const std::string& root) { return CatalogRoot(root).list(); }, py::arg("root"),
-        py::call_guard<py::gil_scoped_release>());
+  m.def(
+      "list_catalogs", [](const std::string& root) { return CatalogRoot(root).list(); }, py::arg("root"),
+      py::call_guard<py::gil_scoped_release>());
   m.def(
       "catalog_path",
       [](const std::string& root, const std::string& name) {
@@ -100,8 +101,8 @@ LODESTAR_PYTHON_BINDING(catalog) {
         const HatsCatalog c = CatalogRoot(root).load(name);
         return c.collection_path() ? *c.collection_path() : c.path();
       },
-      py::call_guard<py::gil_scoped_release>(),
-        py::arg("root"), py::arg("name"), "Folder of catalog `name` in `root` (error listing the available ones when absent)");
+      py::call_guard<py::gil_scoped_release>(), py::arg("root"), py::arg("name"),
+      "Folder of catalog `name` in `root` (error listing the available ones when absent)");
   m.def(
       "catalog_relation_sql",
       [](Engine& engine, const std::string& path, const std::vector<std::string>& files) {
@@ -110,8 +111,8 @@ LODESTAR_PYTHON_BINDING(catalog) {
         Connection con = engine.connect();
         return read_leaves_sql(con.get(), c, files);
       },
-      py::call_guard<py::gil_scoped_release>(),
-      py::arg("engine"), py::arg("path"), py::arg("files"), "FROM-clause SQL reading the given leaves of the catalog at path");
+      py::call_guard<py::gil_scoped_release>(), py::arg("engine"), py::arg("path"), py::arg("files"),
+      "FROM-clause SQL reading the given leaves of the catalog at path");
   m.def(
       "catalog_schema",
       [](Engine& engine, const std::string& path) {
@@ -122,8 +123,20 @@ LODESTAR_PYTHON_BINDING(catalog) {
         for (const auto& col : catalog_schema(con.get(), c)) out.emplace_back(col.name, col.type);
         return out;
       },
-      py::call_guard<py::gil_scoped_release>(),
-      py::arg("engine"), py::arg("path"));
+      py::call_guard<py::gil_scoped_release>(), py::arg("engine"), py::arg("path"));
+  m.def(
+      "margin_coverage29",
+      [](int order, int64_t pixel, double radius_deg, int at_order) {
+        const auto ranges = margin_coverage29(order, pixel, radius_deg, at_order);
+        py::array_t<int64_t> out({static_cast<py::ssize_t>(ranges.size()), py::ssize_t{2}});
+        for (size_t i = 0; i < ranges.size(); ++i) {
+          out.mutable_at(i, 0) = ranges[i].begin;
+          out.mutable_at(i, 1) = ranges[i].end;
+        }
+        return out;
+      },
+      py::arg("order"), py::arg("pixel"), py::arg("radius_deg"), py::arg("at_order"),
+      "Order-29 ranges of the pixels at `at_order` outside `pixel` that may hold points within radius_deg of it (margins)");
   m.def(
       "disc_coverage",
       [](int order, double ra, double dec, double radius_deg) {
@@ -140,10 +153,10 @@ LODESTAR_PYTHON_BINDING(catalog) {
       "Inclusive HEALPix coverage of a disc: an (n, 2) array of [begin, end) pixel ranges at `order`");
   m.def(
       "ingest",
-      [](std::vector<std::string> inputs, std::string name, std::string root, std::string ra, std::string dec, int64_t pixel_threshold,
-         int highest_order, bool overwrite, bool drop_invalid, std::string memory_limit, int threads, int64_t row_group_rows,
-         std::map<std::string, std::string> types, std::function<void(std::string, double, int64_t, int64_t)> progress,
-         std::function<void(std::string)> before_publish) {
+      [](std::vector<std::string> inputs, std::string name, std::string root, std::string ra, std::string dec,
+         int64_t pixel_threshold, int highest_order, bool overwrite, bool drop_invalid, std::string memory_limit, int threads,
+         int64_t row_group_rows, std::map<std::string, std::string> types,
+         std::function<void(std::string, double, int64_t, int64_t)> progress, std::function<void(std::string)> before_publish) {
         IngestOptions o;
         o.inputs = std::move(inputs);
         o.name = std::move(name);
@@ -182,10 +195,11 @@ LODESTAR_PYTHON_BINDING(catalog) {
         }
         return report_to_dict(report);
       },
-      py::arg("inputs"), py::arg("name"), py::arg("root"), py::arg("ra") = "", py::arg("dec") = "", py::arg("pixel_threshold") = 1'000'000,
-      py::arg("highest_order") = 10, py::arg("overwrite") = false, py::arg("drop_invalid") = false, py::arg("memory_limit") = "2GB",
-      py::arg("threads") = 0, py::arg("row_group_rows") = 20000, py::arg("types") = std::map<std::string, std::string>{},
-      py::arg("progress") = nullptr, py::arg("before_publish") = nullptr);
+      py::arg("inputs"), py::arg("name"), py::arg("root"), py::arg("ra") = "", py::arg("dec") = "",
+      py::arg("pixel_threshold") = 1'000'000, py::arg("highest_order") = 10, py::arg("overwrite") = false,
+      py::arg("drop_invalid") = false, py::arg("memory_limit") = "2GB", py::arg("threads") = 0, py::arg("row_group_rows") = 20000,
+      py::arg("types") = std::map<std::string, std::string>{}, py::arg("progress") = nullptr,
+      py::arg("before_publish") = nullptr);
   m.def(
       "write_skymap_fits",
       [](const std::string& path, int order, py::array_t<int64_t, py::array::c_style | py::array::forcecast> counts) {

@@ -33,17 +33,30 @@ class ScopedEnv {
   }
   ~ScopedEnv() {
     for (const auto& [name, value] : saved_) {
-      if (value) setenv(name.c_str(), value->c_str(), 1);
-      else unsetenv(name.c_str());
+      if (value)
+        setenv(name.c_str(), value->c_str(), 1);
+      else
+        unsetenv(name.c_str());
     }
   }
   void set(const char* name, const std::string& value) { setenv(name, value.c_str(), 1); }
 
  private:
-  static constexpr const char* kNames[] = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION",
-                                           "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3",
-                                           "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "LODESTAR_S3_URL_STYLE",
-                                           "LODESTAR_S3_RETRIES", "LODESTAR_S3_TIMEOUT_S", "LODESTAR_S3_PART_SIZE_MB", "HOME"};
+  static constexpr const char* kNames[] = {"AWS_ACCESS_KEY_ID",
+                                           "AWS_SECRET_ACCESS_KEY",
+                                           "AWS_SESSION_TOKEN",
+                                           "AWS_REGION",
+                                           "AWS_DEFAULT_REGION",
+                                           "AWS_PROFILE",
+                                           "AWS_ENDPOINT_URL",
+                                           "AWS_ENDPOINT_URL_S3",
+                                           "AWS_SHARED_CREDENTIALS_FILE",
+                                           "AWS_CONFIG_FILE",
+                                           "LODESTAR_S3_URL_STYLE",
+                                           "LODESTAR_S3_RETRIES",
+                                           "LODESTAR_S3_TIMEOUT_S",
+                                           "LODESTAR_S3_PART_SIZE_MB",
+                                           "HOME"};
   std::map<std::string, std::optional<std::string>> saved_;
 };
 
@@ -102,7 +115,8 @@ TEST(S3Settings, ProfileFromSharedCredentialsAndConfigFiles) {
   const fs::path creds = write_file("credentials",
                                     "[default]\naws_access_key_id = DEF\naws_secret_access_key = defsecret\n"
                                     "# a comment\n[astro]\naws_access_key_id=ASTRO\naws_secret_access_key = astrosecret\n");
-  const fs::path config = write_file("config", "[profile astro]\nregion = ap-south-1\nendpoint_url = https://objects.example.org\n");
+  const fs::path config =
+      write_file("config", "[profile astro]\nregion = ap-south-1\nendpoint_url = https://objects.example.org\n");
   env.set("AWS_SHARED_CREDENTIALS_FILE", creds.string());
   env.set("AWS_CONFIG_FILE", config.string());
   S3Settings d = S3Settings::from_environment();
