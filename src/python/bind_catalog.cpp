@@ -49,6 +49,16 @@ py::dict catalog_to_dict(const HatsCatalog& c) {
   return d;
 }
 
+// Pixel ranges as an (n, 2) int64 array of [begin, end).
+py::array_t<int64_t> ranges_array(const std::vector<PixelRange>& ranges) {
+  py::array_t<int64_t> out({static_cast<py::ssize_t>(ranges.size()), py::ssize_t{2}});
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    out.mutable_at(i, 0) = ranges[i].begin;
+    out.mutable_at(i, 1) = ranges[i].end;
+  }
+  return out;
+}
+
 py::dict report_to_dict(const IngestReport& r) {
   py::dict d;
   d["path"] = r.path;
@@ -128,12 +138,7 @@ LODESTAR_PYTHON_BINDING(catalog) {
       "margin_coverage29",
       [](int order, int64_t pixel, double radius_deg, int at_order) {
         const auto ranges = margin_coverage29(order, pixel, radius_deg, at_order);
-        py::array_t<int64_t> out({static_cast<py::ssize_t>(ranges.size()), py::ssize_t{2}});
-        for (size_t i = 0; i < ranges.size(); ++i) {
-          out.mutable_at(i, 0) = ranges[i].begin;
-          out.mutable_at(i, 1) = ranges[i].end;
-        }
-        return out;
+        return ranges_array(ranges);
       },
       py::arg("order"), py::arg("pixel"), py::arg("radius_deg"), py::arg("at_order"),
       "Order-29 ranges of the pixels at `at_order` outside `pixel` that may hold points within radius_deg of it (margins)");
@@ -142,12 +147,7 @@ LODESTAR_PYTHON_BINDING(catalog) {
       [](int order, double ra, double dec, double radius_deg) {
         if (auto p = check_order(order)) throw Error(*p);
         const auto ranges = disc_coverage(order, ra, dec, radius_deg);
-        py::array_t<int64_t> out({static_cast<py::ssize_t>(ranges.size()), py::ssize_t{2}});
-        for (size_t i = 0; i < ranges.size(); ++i) {
-          out.mutable_at(i, 0) = ranges[i].begin;
-          out.mutable_at(i, 1) = ranges[i].end;
-        }
-        return out;
+        return ranges_array(ranges);
       },
       py::arg("order"), py::arg("ra"), py::arg("dec"), py::arg("radius_deg"),
       "Inclusive HEALPix coverage of a disc: an (n, 2) array of [begin, end) pixel ranges at `order`");
