@@ -121,7 +121,9 @@ struct Staged {
 struct Candidate {
   double dist_arcsec;
   uint32_t right;  // original right row
-  bool operator<(const Candidate& o) const { return dist_arcsec < o.dist_arcsec || (dist_arcsec == o.dist_arcsec && right < o.right); }
+  bool operator<(const Candidate& o) const {
+    return dist_arcsec < o.dist_arcsec || (dist_arcsec == o.dist_arcsec && right < o.right);
+  }
 };
 
 struct Match {
@@ -147,17 +149,19 @@ struct Scratch {
 struct RightGrid {
   double dec_lo = 0.0, dec_hi = 0.0, inv_height = 1.0, origin = 0.0, extent = 360.0;
   int64_t n_zones = 1;
-  std::vector<int64_t> n_cells;     // per zone
-  std::vector<double> cell_scale;   // per zone: cells per degree of u (0 when the zone is one cell)
-  std::vector<uint32_t> cell_base;  // per zone: its first cell id (size n_zones + 1)
-  const uint32_t* cell_start = nullptr;  // rows of cell c: [cell_start[c], cell_start[c + 1])
+  std::vector<int64_t> n_cells;                           // per zone
+  std::vector<double> cell_scale;                         // per zone: cells per degree of u (0 when the zone is one cell)
+  std::vector<uint32_t> cell_base;                        // per zone: its first cell id (size n_zones + 1)
+  const uint32_t* cell_start = nullptr;                   // rows of cell c: [cell_start[c], cell_start[c + 1])
   const double *x = nullptr, *y = nullptr, *z = nullptr;  // sorted rows, unit vectors
   const uint32_t* index = nullptr;                        // sorted rows, original row
 
   // floor((dec - dec_lo) * (1 / height)) is monotone in dec (a product by a
   // positive constant), so a Dec interval maps onto the contiguous zone
   // interval of its two ends.
-  [[gnu::always_inline]] int64_t zone_of(double dec) const { return clamped_floor((dec - dec_lo) * inv_height, -2.0, static_cast<double>(n_zones + 1)); }
+  [[gnu::always_inline]] int64_t zone_of(double dec) const {
+    return clamped_floor((dec - dec_lo) * inv_height, -2.0, static_cast<double>(n_zones + 1));
+  }
   // Monotone in u.
   [[gnu::always_inline]] int64_t cell_of(int64_t zone, double u) const {
     return clamped_floor(u * cell_scale[zone], 0.0, static_cast<double>(n_cells[zone] - 1));
@@ -171,7 +175,8 @@ struct RightGrid {
 // maximum of u).
 double ra_origin(const double* ra, size_t n) {
   std::array<uint32_t, kRaBins> hist{};
-  for (size_t i = 0; i < n; ++i) ++hist[std::min<int64_t>(kRaBins - 1, static_cast<int64_t>(wrap_ra_360(ra[i]) * (kRaBins / 360.0)))];
+  for (size_t i = 0; i < n; ++i)
+    ++hist[std::min<int64_t>(kRaBins - 1, static_cast<int64_t>(wrap_ra_360(ra[i]) * (kRaBins / 360.0)))];
   int best_len = 0, best_end = 0, run = 0;
   for (int t = 0; t < 2 * kRaBins; ++t) {  // twice round the circle: runs through bin 0
     run = hist[t % kRaBins] == 0 ? std::min(run + 1, kRaBins) : 0;
@@ -247,8 +252,9 @@ RightGrid build_right_grid(const double* ra, const double* dec, size_t n, double
   std::vector<uint32_t> cursor;
   for (int64_t zn = 0; zn < g.n_zones; ++zn)
     // x holds RA and z Dec until the unit vectors are computed in place.
-    sort_zone_by_cell(staged, zone_start[zn], zone_start[zn + 1], static_cast<size_t>(g.n_cells[zn]), cell_start + g.cell_base[zn],
-                      cursor, [&](uint32_t p, const Staged& r) { x[p] = r.ra, z[p] = r.dec, index[p] = r.row; });
+    sort_zone_by_cell(staged, zone_start[zn], zone_start[zn + 1], static_cast<size_t>(g.n_cells[zn]),
+                      cell_start + g.cell_base[zn], cursor,
+                      [&](uint32_t p, const Staged& r) { x[p] = r.ra, z[p] = r.dec, index[p] = r.row; });
   cell_start[g.cell_base.back()] = static_cast<uint32_t>(n);
   unit_vectors_in_place(x, y, z, n);
   g.cell_start = cell_start, g.x = x, g.y = y, g.z = z, g.index = index;
@@ -338,7 +344,8 @@ CrossmatchResult crossmatch_sorted(const double* left_ra, const double* left_dec
                              inside ? static_cast<uint32_t>(grid.cell_of(zn, ra_from(wr, grid.origin))) : 0u};
     }
   }
-  double *lx = s.lx.get(n_kept), *ly = s.ly.get(n_kept), *lz = s.lz.get(n_kept), *ldec = s.ldec.get(n_kept), *lu = s.lu.get(n_kept);
+  double *lx = s.lx.get(n_kept), *ly = s.ly.get(n_kept), *lz = s.lz.get(n_kept), *ldec = s.ldec.get(n_kept),
+         *lu = s.lu.get(n_kept);
   uint32_t* lindex = s.left_index.get(n_kept);
   {
     std::vector<uint32_t> cursor, bounds;
