@@ -190,22 +190,11 @@ def _right_rows(task: XmatchTask, left: pa.Table) -> pa.Table:
     return pa.concat_tables(tables) if tables else task.right_schema.empty_table()
 
 
-def run_task(task: XmatchTask):
-    """Crossmatch one left partition; returns the result table (or its row count)."""
-    o = task.options
-    left = read_partition(task.left)
-    right = _right_rows(task, left) if left.num_rows else task.right_schema.empty_table()
-    lra, ldec = _coords(left, *task.left_coords)
-    rra, rdec = _coords(right, *task.right_coords)
-    k = o.n_neighbors + (1 if o.self_match and not o.all_pairs else 0)
-    if left.num_rows and right.num_rows:
-        li, ri, dist = _core.crossmatch_arrays(lra, ldec, rra, rdec, o.radius_arcsec, n_neighbors=k, all_pairs=o.all_pairs,
-                                               min_radius_arcsec=o.min_radius_arcsec)
-        li, ri, dist = np.asarray(li), np.asarray(ri), np.asarray(dist)
-    else:
-        li = ri = np.zeros(0, dtype=np.int64)
-        dist = np.zeros(0, dtype=np.float64)
-    if o.self_match:  # the first left.num_rows right rows are the left rows themselves
+def _finish_pairs(li, ri, dist, n_left: int, o: XmatchOptions):
+    """Kernel pairs (local indices) to output rows: drop self pairs (self-match: the first n_left right rows are the
+    left rows), keep the first k, and add unmatched left rows for how='left'. Returns (li, ri, dist, valid)."""
+    li, ri, dist = np.asarray(li), np.asarray(ri), np.asarray(dist)
+    if o.self_match:
         keep = li != ri
         li, ri, dist = li[keep], ri[keep], dist[keep]
         if not o.all_pairs:
@@ -213,12 +202,34 @@ def run_task(task: XmatchTask):
             li, ri, dist = li[keep], ri[keep], dist[keep]
     valid = np.ones(len(li), dtype=bool)
     if o.how == "left":
-        unmatched = np.setdiff1d(np.arange(left.num_rows, dtype=np.int64), li, assume_unique=False)
+        unmatched = np.setdiff1d(np.arange(n_left, dtype=np.int64), li, assume_unique=False)
         order = np.argsort(np.concatenate([li, unmatched]), kind="stable")
         li = np.concatenate([li, unmatched])[order]
         ri = np.concatenate([ri, np.zeros(len(unmatched), dtype=np.int64)])[order]
         dist = np.concatenate([dist, np.full(len(unmatched), np.nan)])[order]
         valid = np.concatenate([valid, np.zeros(len(unmatched), dtype=bool)])[order]
+    return li, ri, dist, valid
+
+
+def _kernel(lra, ldec, rra, rdec, n_left: int, o: XmatchOptions):
+    k = o.n_neighbors + (1 if o.self_match and not o.all_pairs else 0)
+    if len(lra) and len(rra):
+        li, ri, dist = _core.crossmatch_arrays(lra, ldec, rra, rdec, o.radius_arcsec, n_neighbors=k, all_pairs=o.all_pairs,
+                                               min_radius_arcsec=o.min_radius_arcsec)
+    else:
+        li = ri = np.zeros(0, dtype=np.int64)
+        dist = np.zeros(0, dtype=np.float64)
+    return _finish_pairs(li, ri, dist, n_left, o)
+
+
+def run_task(task: XmatchTask):
+    """Crossmatch one left partition; returns the result table (or its row count)."""
+    o = task.options
+    left = read_partition(task.left)
+    right = _right_rows(task, left) if left.num_rows else task.right_schema.empty_table()
+    lra, ldec = _coords(left, *task.left_coords)
+    rra, rdec = _coords(right, *task.right_coords)
+    li, ri, dist, valid = _kernel(lra, ldec, rra, rdec, left.num_rows, o)
     if task.count_only:
         return len(li)
     columns, names = [], []
@@ -232,6 +243,46 @@ def run_task(task: XmatchTask):
     columns.append(pa.array(dist, mask=~valid, type=pa.float64()))
     names.append(DIST_COLUMN)
     return pa.Table.from_arrays(columns, names=names)
+
+
+# --- both sides in memory ---------------------------------------------------------------------------------------
+
+# In-process crossmatches of catalogs up to this many rows (left + right) read each side once, in one engine query,
+# and slice the rows of each left partition and of its neighbourhood out of memory by `_healpix_29` (binary
+# search), instead of one query per partition and per neighbour (each right partition was read ~7 times). Bigger
+# catalogs and Dask clients use the per-partition tasks. LODESTAR_XMATCH_IN_MEMORY_ROWS overrides (0 = never).
+IN_MEMORY_ROWS = 40_000_000
+
+
+class _SortedRows:
+    """A table's rows sorted by the spatial index, with its coordinates as numpy arrays."""
+
+    def __init__(self, table: pa.Table, healpix_column: str, ra: str, dec: str):
+        hp = np.asarray(table.column(healpix_column).to_numpy(), dtype=np.int64)
+        if len(hp) > 1 and not bool(np.all(hp[1:] >= hp[:-1])):
+            order = np.argsort(hp, kind="stable")
+            table, hp = table.take(pa.array(order)), hp[order]
+        self.table, self.hp = table, hp
+        self.ra, self.dec = _coords(table, ra, dec)
+
+    def span(self, lo: int, hi: int) -> tuple[int, int]:
+        """Positions [a, b) of the rows with lo <= _healpix_29 < hi."""
+        return int(np.searchsorted(self.hp, lo, side="left")), int(np.searchsorted(self.hp, hi, side="left"))
+
+    def rows_in(self, ranges: np.ndarray) -> np.ndarray:
+        """Positions of the rows inside the (sorted, disjoint) order-29 ranges, in index order."""
+        if len(ranges) == 0:
+            return np.zeros(0, dtype=np.int64)
+        a = np.searchsorted(self.hp, ranges[:, 0], side="left")
+        b = np.searchsorted(self.hp, ranges[:, 1], side="left")
+        keep = b > a
+        a, b = a[keep], b[keep]
+        if len(a) == 0:
+            return np.zeros(0, dtype=np.int64)
+        lengths = b - a
+        # concatenated aranges without a Python loop
+        starts = np.repeat(a - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+        return starts + np.arange(int(lengths.sum()), dtype=np.int64)
 
 
 def _write_task(args) -> int:
@@ -365,12 +416,78 @@ class CrossmatchResult:
         return pa.schema(fields + [pa.field(DIST_COLUMN, pa.float64())]).empty_table()
 
     # --- execution --------------------------------------------------------------------------------------------
+    def _in_memory(self) -> bool:
+        from .executor import ThreadExecutor, get_executor
+
+        if not isinstance(get_executor(self._client, self._executor), ThreadExecutor):
+            return False
+        budget = int(os.environ.get("LODESTAR_XMATCH_IN_MEMORY_ROWS", IN_MEMORY_ROWS))
+        n_left, n_right = int(self.left._meta.get("total_rows", -1)), int(self.right._meta.get("total_rows", -1))
+        return n_left >= 0 and n_right >= 0 and n_left + (0 if self.options.self_match else n_right) <= budget
+
+    def _run_in_memory(self, count_only: bool):
+        """Both sides read once; per left partition, its rows and the right rows of its neighbourhood (the same
+        order-29 ranges as the tasks use, so the same completeness argument) are sliced by binary search on the
+        sorted `_healpix_29`, matched by the kernel (threads, GIL released), and the output is taken once."""
+        o = self.options
+        left, right = self.left, self.right
+        left_out, right_out = self._output_columns()
+        lhp, rhp = left._meta["healpix_column"], right._meta["healpix_column"]
+        # A count needs only the positions and the spatial index.
+        lcols = [] if count_only else [c for c, _ in left_out]
+        rcols = [] if count_only else [c for c, _ in right_out]
+        left_read = list(dict.fromkeys(lcols + [left.ra_column, left.dec_column, lhp]))
+        right_read = list(dict.fromkeys(rcols + [right.ra_column, right.dec_column, rhp]))
+        if o.self_match:
+            left_read = right_read = list(dict.fromkeys(left_read + right_read))
+        left_plan = left._with(columns=tuple(left_read))
+        L = _SortedRows(left_plan.to_arrow(executor=self._executor), lhp, left.ra_column, left.dec_column)
+        R = L if o.self_match else _SortedRows(right._with(columns=tuple(right_read)).to_arrow(executor=self._executor), rhp,
+                                               right.ra_column, right.dec_column)
+        radius_deg = o.radius_arcsec / 3600.0
+        parts = [(t.order, t.pixel) for t in left_plan.partition_tasks()]
+
+        def one(part):
+            order, pixel = part
+            lo, hi = pixel << (2 * (MAX_ORDER - order)), (pixel + 1) << (2 * (MAX_ORDER - order))
+            a, b = L.span(lo, hi)
+            if a == b:
+                return None
+            hood = neighbourhood29(order, pixel, radius_deg)
+            if o.self_match:  # the right rows are the left rows of L, then the rows of S outside L
+                ridx = np.concatenate([np.arange(a, b, dtype=np.int64), L.rows_in(_subtract(hood, lo, hi))])
+            else:
+                ridx = R.rows_in(hood)
+            li, ri, dist, valid = _kernel(L.ra[a:b], L.dec[a:b], R.ra[ridx], R.dec[ridx], b - a, o)
+            return a + li, (ridx[ri] if len(ri) else ri), dist, valid
+
+        results = [r for r in self._map(one, parts, f"crossmatch {left.name}") if r is not None]
+        self.stats = {"left_partitions": len(parts), "tasks": len(parts), "tasks_using_margin": 0, "tasks_reading_neighbours": 0,
+                      "margin": "not needed: both sides were read once, in memory", "in_memory": True}
+        if count_only:
+            return int(sum(len(r[0]) for r in results))
+        empty = self._empty()
+        if not results:
+            return empty
+        li = np.concatenate([r[0] for r in results])
+        ri = np.concatenate([r[1] for r in results])
+        dist = np.concatenate([r[2] for r in results])
+        valid = np.concatenate([r[3] for r in results])
+        columns = [L.table.column(src).take(pa.array(li)) for src, _ in left_out]
+        right_idx = pa.array(ri, mask=~valid)
+        columns += [R.table.column(src).take(right_idx) for src, _ in right_out]
+        columns.append(pa.array(dist, mask=~valid, type=pa.float64()))
+        names = [n for _, n in left_out] + [n for _, n in right_out] + [DIST_COLUMN]
+        return pa.Table.from_arrays(columns, names=names).cast(empty.schema)
+
     def _map(self, fn, tasks, desc):
         from .executor import get_executor
 
         return get_executor(self._client, self._executor).map(fn, tasks, desc=desc)
 
     def to_arrow(self) -> pa.Table:
+        if self._in_memory():
+            return self._run_in_memory(count_only=False)
         tables = [t for t in self._map(run_task, self.tasks(), f"crossmatch {self.left.name}") if t.num_rows]
         empty = self._empty()
         if not tables:
@@ -382,6 +499,8 @@ class CrossmatchResult:
 
     def count(self) -> int:
         """Number of result rows (pairs, plus unmatched left rows with how='left')."""
+        if self._in_memory():
+            return self._run_in_memory(count_only=True)
         return int(sum(self._map(run_task, self.tasks(count_only=True), f"crossmatch {self.left.name}")))
 
     def write(self, name: str, root: str | os.PathLike | None = None, overwrite: bool = False) -> Catalog:

@@ -85,6 +85,21 @@ def assert_nearest_equal(got, want, k, lid="id", rid="id_right"):
     assert not bad, f"{len(bad)} left rows have different nearest distances, e.g. {bad[:3]}"
 
 
+@pytest.fixture(autouse=True, params=["in_memory", "per_partition"])
+def execution_mode(request, monkeypatch):
+    """Every test runs both ways: both sides read once and sliced in memory (the in-process default for catalogs up
+    to IN_MEMORY_ROWS) and one task per left partition reading its neighbourhood (Dask, bigger catalogs)."""
+    monkeypatch.setenv("LODESTAR_XMATCH_IN_MEMORY_ROWS", str(10**12) if request.param == "in_memory" else "0")
+    return request.param
+
+
+def assert_margin_use(res, mode, used):
+    if mode == "in_memory":
+        assert res.stats.get("in_memory") and res.stats["tasks_using_margin"] == 0, res.stats
+    else:
+        assert not res.stats.get("in_memory") and (res.stats["tasks_using_margin"] > 0) == used, res.stats
+
+
 @pytest.fixture(scope="module")
 def sides(tmp_path_factory):
     root = tmp_path_factory.mktemp("xmatch_root")
@@ -162,23 +177,24 @@ def right_margin(sides):
 
 
 @pytest.mark.parametrize("radius", [1.0, 60.0, 360.0])
-def test_with_a_margin_cache_equal_brute_force(sides, right_margin, radius):
+def test_with_a_margin_cache_equal_brute_force(sides, right_margin, radius, execution_mode):
     _, cats, left, right = sides
     want, amb = brute_pairs(left, right, radius)
     res = cats["left"].crossmatch(cats["right"], radius_arcsec=radius, all_pairs=True, right_margin=right_margin)
     got = res.to_pandas()
-    assert res.stats["tasks_using_margin"] > 0, res.stats
+    assert_margin_use(res, execution_mode, used=True)
     assert_pair_sets_equal(got, want, amb)
     got = cats["left"].crossmatch(cats["right"], radius_arcsec=radius, n_neighbors=2, right_margin=right_margin).to_pandas()
     assert_nearest_equal(got, want, 2)
 
 
-def test_margin_below_the_radius_is_not_used(sides, right_margin):
+def test_margin_below_the_radius_is_not_used(sides, right_margin, execution_mode):
     _, cats, left, right = sides
     want, amb = brute_pairs(left, right, 1000.0)
     res = cats["left"].crossmatch(cats["right"], radius_arcsec=1000.0, all_pairs=True, right_margin=right_margin)
     got = res.to_pandas()
-    assert res.stats["tasks_using_margin"] == 0 and "below the radius" in res.stats["margin"]
+    assert_margin_use(res, execution_mode, used=False)
+    assert execution_mode == "in_memory" or "below the radius" in res.stats["margin"]
     assert_pair_sets_equal(got, want, amb)
 
 
@@ -290,7 +306,7 @@ def test_lsdb_without_margin_misses_what_we_find():
 
 
 @pytest.mark.parametrize("radius", [1800.0, 5400.0])
-def test_collection_margin_is_used_and_complete(radius):
+def test_collection_margin_is_used_and_complete(radius, execution_mode):
     """small_sky_order1 (a collection with a 1-degree margin attached) on the right: its margin serves radii up
     to 1 degree; beyond, neighbours are read. Both equal brute force."""
     left = lodestar.open_catalog(shared_path("hats-fixtures", "small_sky_xmatch"))
@@ -298,7 +314,7 @@ def test_collection_margin_is_used_and_complete(radius):
     assert right.margin is not None
     res = left.crossmatch(right, radius_arcsec=radius, all_pairs=True)
     got = res.to_pandas()
-    assert (res.stats["tasks_using_margin"] > 0) == (radius <= 3600.0), res.stats
+    assert_margin_use(res, execution_mode, used=radius <= 3600.0)
     ldf, rdf = read_leaves(Path(left.path)), read_leaves(Path(right.path))  # an independent reader
     want, amb = brute_pairs(ldf, rdf, radius)
     assert len(want) > 100
