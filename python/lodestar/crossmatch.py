@@ -254,6 +254,25 @@ def run_task(task: XmatchTask):
 IN_MEMORY_ROWS = 40_000_000
 
 
+def _read_plan(cat: Catalog, executor=None) -> pa.Table:
+    """A plan's rows in one read. A plan that only selects columns of local leaf files is read by pyarrow's
+    multi-threaded Parquet reader (about twice as fast as an engine query for whole leaves); filters, searches,
+    derived columns, remote files, or leaves whose types differ from the engine's view go through one engine query."""
+    plan = cat._plan
+    if not plan.predicates and plan.ranges29 is None and not plan.derived and plan.limit is None:
+        files = cat._files()
+        if files and all(os.path.isfile(f) for f in files):
+            import pyarrow.dataset as pads
+
+            try:
+                table = pads.dataset(files, format="parquet").to_table(columns=list(plan.columns) if plan.columns else None)
+                if table.schema.equals(cat.head_arrow(0).schema):
+                    return table
+            except (pa.ArrowException, KeyError, ValueError):
+                pass  # e.g. a leaf lacking a column: the engine unions by name
+    return cat.to_arrow(executor=executor)
+
+
 class _SortedRows:
     """A table's rows sorted by the spatial index, with its coordinates as numpy arrays."""
 
@@ -441,8 +460,8 @@ class CrossmatchResult:
         if o.self_match:
             left_read = right_read = list(dict.fromkeys(left_read + right_read))
         left_plan = left._with(columns=tuple(left_read))
-        L = _SortedRows(left_plan.to_arrow(executor=self._executor), lhp, left.ra_column, left.dec_column)
-        R = L if o.self_match else _SortedRows(right._with(columns=tuple(right_read)).to_arrow(executor=self._executor), rhp,
+        L = _SortedRows(_read_plan(left_plan, self._executor), lhp, left.ra_column, left.dec_column)
+        R = L if o.self_match else _SortedRows(_read_plan(right._with(columns=tuple(right_read)), self._executor), rhp,
                                                right.ra_column, right.dec_column)
         radius_deg = o.radius_arcsec / 3600.0
         parts = [(t.order, t.pixel) for t in left_plan.partition_tasks()]

@@ -198,6 +198,27 @@ def test_margin_below_the_radius_is_not_used(sides, right_margin, execution_mode
     assert_pair_sets_equal(got, want, amb)
 
 
+def test_plans_on_both_sides(sides):
+    """where/select/searches on either side (read by the engine, not the plain-leaf reader) equal brute force on
+    the filtered rows."""
+    _, cats, left, right = sides
+    lsel = left[left.dec > -30].reset_index(drop=True)
+    rsel = right[right.flux < 0.7].reset_index(drop=True) if "flux" in right else right
+    lcat = cats["left"].where("dec > -30")
+    rcat = cats["right"].where("flux < 0.7") if "flux" in right else cats["right"]
+    want, amb = brute_pairs(lsel, rsel, 360.0)
+    assert len(want) > 50
+    got = lcat.crossmatch(rcat.select(["id", "ra", "dec"]), radius_arcsec=360.0, all_pairs=True).to_pandas()
+    assert list(got.columns[-4:]) == ["id_right", "ra_right", "dec_right", "_dist_arcsec"]
+    assert_pair_sets_equal(got, want, amb)
+    # A search on the right: only its rows can match.
+    box = cats["right"].box_search(ra=(300.0, 60.0), dec=(-90.0, 90.0))
+    rbox = right[(right.ra >= 300.0) | (right.ra <= 60.0)].reset_index(drop=True)
+    want, amb = brute_pairs(left, rbox, 360.0)
+    got = cats["left"].crossmatch(box, radius_arcsec=360.0, all_pairs=True).to_pandas()
+    assert_pair_sets_equal(got, want, amb)
+
+
 def test_self_match(sides):
     _, cats, left, _ = sides
     cat = cats["left"]
