@@ -168,14 +168,15 @@ struct RightGrid {
   }
 };
 
-// Start of the widest empty run of a circular RA histogram of (a sample of)
-// the rows, so that u = RA from there spans only the occupied part of the
-// circle (a field straddling RA 0 becomes one interval). Speed only:
-// correctness never relies on the gap being empty (extent is the measured
-// maximum of u).
+// Start of the widest empty run of a circular RA histogram of a sample of the
+// rows (at most ~65536), so that u = RA from there spans only the occupied
+// part of the circle (a field straddling RA 0 becomes one interval). Speed
+// only: correctness never relies on the gap being empty (extent is the
+// measured maximum of u).
 double ra_origin(const double* ra, size_t n) {
   std::array<uint32_t, kRaBins> hist{};
-  for (size_t i = 0; i < n; ++i)
+  const size_t stride = std::max<size_t>(1, n / 65536);  // a sample is enough to find the gap
+  for (size_t i = 0; i < n; i += stride)
     ++hist[std::min<int64_t>(kRaBins - 1, static_cast<int64_t>(wrap_ra_360(ra[i]) * (kRaBins / 360.0)))];
   int best_len = 0, best_end = 0, run = 0;
   for (int t = 0; t < 2 * kRaBins; ++t) {  // twice round the circle: runs through bin 0
