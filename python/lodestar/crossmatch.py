@@ -254,7 +254,7 @@ def run_task(task: XmatchTask):
 IN_MEMORY_ROWS = 40_000_000
 
 
-def _read_plan(cat: Catalog, executor=None) -> pa.Table:
+def _read_plan(cat: Catalog, executor=None, schema: pa.Schema | None = None) -> pa.Table:
     """A plan's rows in one read. A plan that only selects columns of local leaf files is read by pyarrow's
     multi-threaded Parquet reader (about twice as fast as an engine query for whole leaves); filters, searches,
     derived columns, remote files, or leaves whose types differ from the engine's view go through one engine query."""
@@ -266,7 +266,7 @@ def _read_plan(cat: Catalog, executor=None) -> pa.Table:
 
             try:
                 table = pads.dataset(files, format="parquet").to_table(columns=list(plan.columns) if plan.columns else None)
-                if table.schema.equals(cat.head_arrow(0).schema):
+                if table.schema.equals(schema if schema is not None else cat.head_arrow(0).schema):
                     return table
             except (pa.ArrowException, KeyError, ValueError):
                 pass  # e.g. a leaf lacking a column: the engine unions by name
@@ -427,10 +427,11 @@ class CrossmatchResult:
         cond = where if whole else f"({where}) AND {_ranges_sql(healpix_column, ranges)}"
         return PartitionTask(parts.path, list(parts.files[i]), int(parts.orders[i]), int(parts.pixels[i]), columns, cond)
 
-    def _empty(self) -> pa.Table:
+    def _empty(self, ls: pa.Schema | None = None, rs: pa.Schema | None = None) -> pa.Table:
+        """The output's empty table; ls/rs: schemas holding (at least) the output columns of each side, if known."""
         left_out, right_out = self._output_columns()
-        ls = self.left.head_arrow(0).schema
-        rs = self.right.head_arrow(0).schema
+        ls = ls if ls is not None else self.left.head_arrow(0).schema
+        rs = rs if rs is not None else self.right.head_arrow(0).schema
         fields = [pa.field(n, ls.field(c).type) for c, n in left_out] + [pa.field(n, rs.field(c).type) for c, n in right_out]
         return pa.schema(fields + [pa.field(DIST_COLUMN, pa.float64())]).empty_table()
 
@@ -460,9 +461,12 @@ class CrossmatchResult:
         if o.self_match:
             left_read = right_read = list(dict.fromkeys(left_read + right_read))
         left_plan = left._with(columns=tuple(left_read))
-        L = _SortedRows(_read_plan(left_plan, self._executor), lhp, left.ra_column, left.dec_column)
-        R = L if o.self_match else _SortedRows(_read_plan(right._with(columns=tuple(right_read)), self._executor), rhp,
-                                               right.ra_column, right.dec_column)
+        right_plan = right._with(columns=tuple(right_read))
+        lschema = left_plan.head_arrow(0).schema
+        rschema = lschema if o.self_match else right_plan.head_arrow(0).schema
+        L = _SortedRows(_read_plan(left_plan, self._executor, lschema), lhp, left.ra_column, left.dec_column)
+        R = L if o.self_match else _SortedRows(_read_plan(right_plan, self._executor, rschema), rhp, right.ra_column,
+                                               right.dec_column)
         radius_deg = o.radius_arcsec / 3600.0
         parts = [(t.order, t.pixel) for t in left_plan.partition_tasks()]
 
@@ -485,24 +489,25 @@ class CrossmatchResult:
                       "margin": "not needed: both sides were read once, in memory", "in_memory": True}
         if count_only:
             return int(sum(len(r[0]) for r in results))
-        empty = self._empty()
+        empty = self._empty(lschema, rschema)
         if not results:
             return empty
         li = np.concatenate([r[0] for r in results])
         ri = np.concatenate([r[1] for r in results])
         dist = np.concatenate([r[2] for r in results])
         valid = np.concatenate([r[3] for r in results])
-        columns = [L.table.column(src).take(pa.array(li)) for src, _ in left_out]
-        right_idx = pa.array(ri, mask=~valid)
-        columns += [R.table.column(src).take(right_idx) for src, _ in right_out]
+        left_idx, right_idx = pa.array(li), pa.array(ri, mask=~valid)
+        # One take per output column, on the thread pool (Arrow releases the GIL).
+        jobs = [(L.table.column(src), left_idx) for src, _ in left_out] + [(R.table.column(src), right_idx) for src, _ in right_out]
+        columns = self._map(lambda job: job[0].take(job[1]), jobs, None, progress=False)
         columns.append(pa.array(dist, mask=~valid, type=pa.float64()))
         names = [n for _, n in left_out] + [n for _, n in right_out] + [DIST_COLUMN]
         return pa.Table.from_arrays(columns, names=names).cast(empty.schema)
 
-    def _map(self, fn, tasks, desc):
+    def _map(self, fn, tasks, desc, progress=None):
         from .executor import get_executor
 
-        return get_executor(self._client, self._executor).map(fn, tasks, desc=desc)
+        return get_executor(self._client, self._executor).map(fn, tasks, desc=desc, progress=progress)
 
     def to_arrow(self) -> pa.Table:
         if self._in_memory():
