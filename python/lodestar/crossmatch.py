@@ -498,7 +498,8 @@ class CrossmatchResult:
         valid = np.concatenate([r[3] for r in results])
         left_idx, right_idx = pa.array(li), pa.array(ri, mask=~valid)
         # One take per output column, on the thread pool (Arrow releases the GIL).
-        jobs = [(L.table.column(src), left_idx) for src, _ in left_out] + [(R.table.column(src), right_idx) for src, _ in right_out]
+        jobs = [(L.table.column(src), left_idx) for src, _ in left_out]
+        jobs += [(R.table.column(src), right_idx) for src, _ in right_out]
         columns = self._map(lambda job: job[0].take(job[1]), jobs, None, progress=False)
         columns.append(pa.array(dist, mask=~valid, type=pa.float64()))
         names = [n for _, n in left_out] + [n for _, n in right_out] + [DIST_COLUMN]

@@ -100,7 +100,8 @@ def box_search(catalog, ra: tuple[float, float], dec: tuple[float, float]):
     order = coverage_order(max(extent, 1e-6) / 2)
     ranges = to_order29(_core.region_coverage("box", params, order), order)
     exact = (f"box_contains({_q(catalog.ra_column)}, {_q(catalog.dec_column)}, {ra_lo!r}, {ra_hi!r}, {dec_lo!r}, {dec_hi!r})")
-    return catalog.restrict_to(ranges, _span_and(catalog, ranges, exact), f"box_search(ra=({ra_lo}, {ra_hi}), dec=({dec_lo}, {dec_hi}))")
+    step = f"box_search(ra=({ra_lo}, {ra_hi}), dec=({dec_lo}, {dec_hi}))"
+    return catalog.restrict_to(ranges, _span_and(catalog, ranges, exact), step)
 
 
 def region_search(catalog, ra1: float, dec1: float, ra2: float, dec2: float):
