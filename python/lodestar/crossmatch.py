@@ -32,7 +32,7 @@ import pandas as pd
 import pyarrow as pa
 
 from . import _core
-from .catalog import MAX_ORDER, Catalog, PartitionTask, _merge_ranges, _quote_ident, read_partition
+from .catalog import MAX_ORDER, Catalog, PartitionTask, _quote_ident, read_partition
 from .engine import arrow_to_pandas
 from .search import coverage_order
 
@@ -68,7 +68,22 @@ def neighbourhood29(order: int, pixel: int, radius_deg: float) -> np.ndarray:
     shift = 2 * (MAX_ORDER - at_order)
     for q in _boundary_subpixels(order, pixel, at_order):
         pieces.append(np.asarray(_core.pixel_neighbourhood(at_order, int(q), radius_deg, at_order), dtype=np.int64) << shift)
-    return _merge_ranges(np.concatenate(pieces))
+    return merge_ranges(np.concatenate(pieces))
+
+
+def merge_ranges(ranges: np.ndarray) -> np.ndarray:
+    """Sorted, merged [begin, end) ranges (touching ones joined), vectorized: a partition's neighbourhood is the
+    union of hundreds of small pieces."""
+    r = np.asarray(ranges, dtype=np.int64).reshape(-1, 2)
+    if len(r) == 0:
+        return r
+    r = r[np.lexsort((r[:, 1], r[:, 0]))]
+    reach = np.maximum.accumulate(r[:, 1])
+    # a new range starts where a begin lies beyond every end so far
+    starts = np.concatenate([[True], r[1:, 0] > reach[:-1]])
+    first = np.flatnonzero(starts)
+    last = np.concatenate([first[1:] - 1, [len(r) - 1]])
+    return np.stack([r[first, 0], reach[last]], axis=1)
 
 
 def _clip(ranges: np.ndarray, lo: int, hi: int) -> np.ndarray:

@@ -402,3 +402,17 @@ def test_cli_crossmatch_prints_matches_and_fails_clearly(tmp_path):
     assert bad.returncode == 2 and "self_match" in bad.stderr
     bad = run_cli("crossmatch", left, right, "--radius", "-1")
     assert bad.returncode == 2 and "radius must be > 0" in bad.stderr
+
+
+def test_merge_ranges_equals_a_loop():
+    from lodestar.catalog import _merge_ranges
+    from lodestar.crossmatch import merge_ranges
+
+    rng = np.random.default_rng(3)
+    for n in [0, 1, 2, 5, 50, 500]:
+        b = rng.integers(0, 1000, n)
+        r = np.stack([b, b + rng.integers(1, 40, n)], axis=1)
+        r[: n // 5, 1] = r[: n // 5, 0] + 1000  # long ranges swallowing others
+        got = merge_ranges(r)
+        assert np.array_equal(got, _merge_ranges(r).reshape(-1, 2)), n
+        assert (got[1:, 0] > got[:-1, 1]).all()
