@@ -262,11 +262,23 @@ def run_task(task: XmatchTask):
 
 # --- both sides in memory ---------------------------------------------------------------------------------------
 
-# In-process crossmatches of catalogs up to this many rows (left + right) read each side once, in one engine query,
-# and slice the rows of each left partition and of its neighbourhood out of memory by `_healpix_29` (binary
-# search), instead of one query per partition and per neighbour (each right partition was read ~7 times). Bigger
-# catalogs and Dask clients use the per-partition tasks. LODESTAR_XMATCH_IN_MEMORY_ROWS overrides (0 = never).
-IN_MEMORY_ROWS = 40_000_000
+# In-process crossmatches whose two sides are small enough read each side once, in one read, and slice the rows of
+# each left partition and of its neighbourhood out of memory by `_healpix_29` (binary search), instead of one query
+# per partition and per neighbour (each right partition was read ~7 times). "Small enough": the leaves the plans
+# read, at IN_MEMORY_EXPANSION times their size on disk (decoded Arrow is ~1.3x zstd Parquet for numeric
+# catalogs), fit in IN_MEMORY_BYTES; peak memory is about three times that (tables, sorted copies, output).
+# Bigger catalogs, remote leaves and Dask clients use the per-partition tasks.
+# LODESTAR_XMATCH_IN_MEMORY_BYTES overrides the budget (0 = never).
+IN_MEMORY_BYTES = 3 << 30
+IN_MEMORY_EXPANSION = 2.0
+
+
+def _leaf_bytes(cat: Catalog) -> int | None:
+    """On-disk size of the leaves a plan reads; None when one is not a local file."""
+    try:
+        return sum(os.path.getsize(f) for f in cat._files())
+    except OSError:
+        return None
 
 
 def _read_plan(cat: Catalog, executor=None, schema: pa.Schema | None = None) -> pa.Table:
@@ -456,9 +468,10 @@ class CrossmatchResult:
 
         if not isinstance(get_executor(self._client, self._executor), ThreadExecutor):
             return False
-        budget = int(os.environ.get("LODESTAR_XMATCH_IN_MEMORY_ROWS", IN_MEMORY_ROWS))
-        n_left, n_right = int(self.left._meta.get("total_rows", -1)), int(self.right._meta.get("total_rows", -1))
-        return n_left >= 0 and n_right >= 0 and n_left + (0 if self.options.self_match else n_right) <= budget
+        budget = int(os.environ.get("LODESTAR_XMATCH_IN_MEMORY_BYTES", IN_MEMORY_BYTES))
+        sides = [self.left] if self.options.self_match else [self.left, self.right]
+        sizes = [_leaf_bytes(c) for c in sides]
+        return budget > 0 and None not in sizes and IN_MEMORY_EXPANSION * sum(sizes) <= budget
 
     def _run_in_memory(self, count_only: bool):
         """Both sides read once; per left partition, its rows and the right rows of its neighbourhood (the same

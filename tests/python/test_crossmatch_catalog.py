@@ -87,9 +87,9 @@ def assert_nearest_equal(got, want, k, lid="id", rid="id_right"):
 
 @pytest.fixture(autouse=True, params=["in_memory", "per_partition"])
 def execution_mode(request, monkeypatch):
-    """Every test runs both ways: both sides read once and sliced in memory (the in-process default for catalogs up
-    to IN_MEMORY_ROWS) and one task per left partition reading its neighbourhood (Dask, bigger catalogs)."""
-    monkeypatch.setenv("LODESTAR_XMATCH_IN_MEMORY_ROWS", str(10**12) if request.param == "in_memory" else "0")
+    """Every test runs both ways: both sides read once and sliced in memory (the in-process default for catalogs
+    within IN_MEMORY_BYTES) and one task per left partition reading its neighbourhood (Dask, bigger catalogs)."""
+    monkeypatch.setenv("LODESTAR_XMATCH_IN_MEMORY_BYTES", str(10**15) if request.param == "in_memory" else "0")
     return request.param
 
 
