@@ -15,9 +15,14 @@ For a left partition L (order o, pixel p) a task reads
   margin). Otherwise the neighbouring partitions are read, pruned to S (never
   silently incomplete).
 
-then runs the C++ kernel `crossmatch_arrays` (zones sweep, exact chord test)
+then runs the C++ kernel `crossmatch_arrays` (zones cut into RA cells, exact chord test)
 and assembles the result columns with Arrow `take`. Tasks go through the
 executor (threads or Dask), so they must stay small and picklable.
+
+In-process, when both sides fit a memory budget, the same per-partition work
+runs on rows read once per side and sliced by `_healpix_29` in memory
+(`CrossmatchResult._run_in_memory`): the per-partition tasks read each right
+partition about seven times.
 """
 
 from __future__ import annotations
