@@ -2,8 +2,8 @@
 // pixel and the right rows of that pixel plus its margin, as columns, return
 // the matching pairs. It knows nothing about files, partitions or margins, so
 // it is tested against brute force and benchmarked alone, and the catalog
-// layer runs it from any thread (one call is single-threaded and keeps no
-// global state).
+// layer runs it from any thread (one call is single-threaded; it reuses
+// per-thread scratch memory between calls, nothing that affects a result).
 #pragma once
 
 #include <cstddef>

@@ -4,8 +4,10 @@
 // and golden-file suites are in tests/python/test_xmatch_kernel.py.)
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
+#include <numeric>
 #include <random>
 #include <set>
 #include <tuple>
@@ -13,6 +15,7 @@
 
 #include "engine/duckdb_handles.hpp"
 #include "xmatch/crossmatch_kernel.hpp"
+#include "xmatch/degree_trig.hpp"
 
 using namespace lodestar;
 
@@ -22,7 +25,9 @@ using LD = long double;
 
 constexpr LD kLdDeg = 3.14159265358979323846264338327950288L / 180.0L;
 using LVec = std::array<LD, 3>;
-LVec lvec(double ra, double dec) { return {cosl(dec * kLdDeg) * cosl(ra * kLdDeg), cosl(dec * kLdDeg) * sinl(ra * kLdDeg), sinl(dec * kLdDeg)}; }
+LVec lvec(double ra, double dec) {
+  return {cosl(dec * kLdDeg) * cosl(ra * kLdDeg), cosl(dec * kLdDeg) * sinl(ra * kLdDeg), sinl(dec * kLdDeg)};
+}
 
 LD sep_arcsec(const LVec& a, const LVec& b) {
   const LD k = kLdDeg;
@@ -42,15 +47,16 @@ Sky make_sky(int kind, double radius_arcsec, unsigned seed) {
   const double r = radius_arcsec / 3600.0;
   for (int i = 0; i < 400; ++i) {
     double ra = 360.0 * u(rng), dec = 0.0;
-    if (kind == 0) dec = 90.0 - std::pow(u(rng), 3.0);   // north pole
-    if (kind == 1) dec = -90.0 + std::pow(u(rng), 3.0);  // south pole
+    if (kind == 0) dec = 90.0 - std::pow(u(rng), 3.0);                                                   // north pole
+    if (kind == 1) dec = -90.0 + std::pow(u(rng), 3.0);                                                  // south pole
     if (kind == 2) ra = std::fmod(360.0 + (u(rng) - 0.5) * 6.0 * r, 360.0), dec = 60.0 * u(rng) - 30.0;  // RA 0/360
     s.ra1.push_back(ra), s.dec1.push_back(dec);
   }
   for (int i = 0; i < 800; ++i) {
     const size_t j = i % 400;
     // A neighbour up to 2 radii away: small offsets in Dec and RA (scaled by cos dec).
-    const double dd = (u(rng) - 0.5) * 2.0 * r, da = (u(rng) - 0.5) * 2.0 * r / std::max(1e-6, std::cos(s.dec1[j] * 0.017453292519943295));
+    const double dd = (u(rng) - 0.5) * 2.0 * r,
+                 da = (u(rng) - 0.5) * 2.0 * r / std::max(1e-6, std::cos(s.dec1[j] * 0.017453292519943295));
     double dec = s.dec1[j] + dd, ra = s.ra1[j] + da;
     if (dec > 90.0) dec = 180.0 - dec, ra += 180.0;
     if (dec < -90.0) dec = -180.0 - dec, ra += 180.0;
@@ -58,7 +64,7 @@ Sky make_sky(int kind, double radius_arcsec, unsigned seed) {
     s.ra2.push_back(ra), s.dec2.push_back(dec);
   }
   for (int i = 0; i < 10; ++i) s.ra2[i] = s.ra1[i], s.dec2[i] = s.dec1[i];  // exact duplicates
-  s.ra2[10] = s.ra2[11], s.dec2[10] = s.dec2[11];                          // a repeated right row
+  s.ra2[10] = s.ra2[11], s.dec2[10] = s.dec2[11];                           // a repeated right row
   return s;
 }
 
@@ -140,4 +146,63 @@ TEST(XmatchKernel, RejectsBadOptionsAndRows) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("left row 1"), std::string::npos) << e.what();
   }
+}
+
+// The kernel's vectorizable sin/cos in degrees against long double, to 2 ulp
+// of the true value (exact reduction: multiples of 90 degrees come out exact).
+// The reference rounds x * pi / 180 in long double (~1e-19 absolute), hence
+// the absolute floor of the tolerance.
+TEST(XmatchKernel, DegreeSinCosWithinTwoUlp) {
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> ra(0.0, 360.0), dec(-90.0, 90.0);
+  std::vector<double> xs = {0.0,   1e-300, 1e-12, 45.0,  89.99999999999, 90.0,
+                            135.0, 180.0,  225.0, 270.0, 315.0,          std::nextafter(360.0, 0.0),
+                            -90.0, -45.0,  -1e-9};
+  for (int i = 0; i < 200000; ++i) xs.push_back(i % 2 ? ra(rng) : dec(rng));
+  auto ulp = [](long double v) {
+    const double d = static_cast<double>(fabsl(v));
+    return std::nextafter(d, 1.0 / 0.0) - d;
+  };
+  for (double x : xs) {
+    double s, c;
+    sincos_deg(x, s, c);
+    const long double t = x * kLdDeg;
+    const long double sl = sinl(t), cl = cosl(t);
+    ASSERT_LE(fabsl(s - sl), 2 * ulp(sl) + 2e-19L) << "sin of " << x;
+    ASSERT_LE(fabsl(c - cl), 2 * ulp(cl) + 2e-19L) << "cos of " << x;
+  }
+  double s, c;
+  for (double x : {0.0, 90.0, 180.0, 270.0, -90.0}) {
+    sincos_deg(x, s, c);
+    EXPECT_EQ(std::fabs(s) + std::fabs(c), 1.0) << x;  // exactly (0, +-1) or (+-1, 0)
+  }
+}
+
+// Rows already in sky order and the same rows shuffled: the same pairs
+// (a field across RA 0 with a gap on the other side, many zones and cells).
+TEST(XmatchKernel, InputOrderDoesNotChangeTheAnswer) {
+  std::mt19937_64 rng(9);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  std::vector<double> ra1, dec1, ra2, dec2;
+  for (int i = 0; i < 20000; ++i) ra1.push_back(std::fmod(u(rng) + 360.0, 360.0)), dec1.push_back(30.0 + u(rng));
+  for (int i = 0; i < 20000; ++i) {
+    ra2.push_back(std::fmod(ra1[i] + u(rng) * 3e-4 + 360.0, 360.0)), dec2.push_back(dec1[i] + u(rng) * 3e-4);
+  }
+  CrossmatchOptions o;
+  o.radius_arcsec = 1.0;
+  o.all_pairs = true;
+  const auto a = crossmatch_kernel(ra1.data(), dec1.data(), ra1.size(), ra2.data(), dec2.data(), ra2.size(), o);
+  std::vector<size_t> p1(ra1.size()), p2(ra2.size());
+  std::iota(p1.begin(), p1.end(), 0), std::iota(p2.begin(), p2.end(), 0);
+  std::shuffle(p1.begin(), p1.end(), rng), std::shuffle(p2.begin(), p2.end(), rng);
+  std::vector<double> sra1, sdec1, sra2, sdec2;
+  for (size_t i : p1) sra1.push_back(ra1[i]), sdec1.push_back(dec1[i]);
+  for (size_t j : p2) sra2.push_back(ra2[j]), sdec2.push_back(dec2[j]);
+  const auto b = crossmatch_kernel(sra1.data(), sdec1.data(), sra1.size(), sra2.data(), sdec2.data(), sra2.size(), o);
+  std::set<std::pair<int64_t, int64_t>> sa, sb;
+  for (size_t t = 0; t < a.size(); ++t) sa.insert({a.left_index[t], a.right_index[t]});
+  for (size_t t = 0; t < b.size(); ++t)
+    sb.insert({static_cast<int64_t>(p1[b.left_index[t]]), static_cast<int64_t>(p2[b.right_index[t]])});
+  EXPECT_EQ(sa, sb);
+  EXPECT_GT(sa.size(), 1000u);
 }

@@ -85,6 +85,21 @@ def assert_nearest_equal(got, want, k, lid="id", rid="id_right"):
     assert not bad, f"{len(bad)} left rows have different nearest distances, e.g. {bad[:3]}"
 
 
+@pytest.fixture(autouse=True, params=["in_memory", "per_partition"])
+def execution_mode(request, monkeypatch):
+    """Every test runs both ways: both sides read once and sliced in memory (the in-process default for catalogs
+    within IN_MEMORY_BYTES) and one task per left partition reading its neighbourhood (Dask, bigger catalogs)."""
+    monkeypatch.setenv("LODESTAR_XMATCH_IN_MEMORY_BYTES", str(10**15) if request.param == "in_memory" else "0")
+    return request.param
+
+
+def assert_margin_use(res, mode, used):
+    if mode == "in_memory":
+        assert res.stats.get("in_memory") and res.stats["tasks_using_margin"] == 0, res.stats
+    else:
+        assert not res.stats.get("in_memory") and (res.stats["tasks_using_margin"] > 0) == used, res.stats
+
+
 @pytest.fixture(scope="module")
 def sides(tmp_path_factory):
     root = tmp_path_factory.mktemp("xmatch_root")
@@ -162,23 +177,45 @@ def right_margin(sides):
 
 
 @pytest.mark.parametrize("radius", [1.0, 60.0, 360.0])
-def test_with_a_margin_cache_equal_brute_force(sides, right_margin, radius):
+def test_with_a_margin_cache_equal_brute_force(sides, right_margin, radius, execution_mode):
     _, cats, left, right = sides
     want, amb = brute_pairs(left, right, radius)
     res = cats["left"].crossmatch(cats["right"], radius_arcsec=radius, all_pairs=True, right_margin=right_margin)
     got = res.to_pandas()
-    assert res.stats["tasks_using_margin"] > 0, res.stats
+    assert_margin_use(res, execution_mode, used=True)
     assert_pair_sets_equal(got, want, amb)
     got = cats["left"].crossmatch(cats["right"], radius_arcsec=radius, n_neighbors=2, right_margin=right_margin).to_pandas()
     assert_nearest_equal(got, want, 2)
 
 
-def test_margin_below_the_radius_is_not_used(sides, right_margin):
+def test_margin_below_the_radius_is_not_used(sides, right_margin, execution_mode):
     _, cats, left, right = sides
     want, amb = brute_pairs(left, right, 1000.0)
     res = cats["left"].crossmatch(cats["right"], radius_arcsec=1000.0, all_pairs=True, right_margin=right_margin)
     got = res.to_pandas()
-    assert res.stats["tasks_using_margin"] == 0 and "below the radius" in res.stats["margin"]
+    assert_margin_use(res, execution_mode, used=False)
+    assert execution_mode == "in_memory" or "below the radius" in res.stats["margin"]
+    assert_pair_sets_equal(got, want, amb)
+
+
+def test_plans_on_both_sides(sides):
+    """where/select/searches on either side (read by the engine, not the plain-leaf reader) equal brute force on
+    the filtered rows."""
+    _, cats, left, right = sides
+    lsel = left[left.dec > -30].reset_index(drop=True)
+    rsel = right[right.flux < 0.7].reset_index(drop=True) if "flux" in right else right
+    lcat = cats["left"].where("dec > -30")
+    rcat = cats["right"].where("flux < 0.7") if "flux" in right else cats["right"]
+    want, amb = brute_pairs(lsel, rsel, 360.0)
+    assert len(want) > 50
+    got = lcat.crossmatch(rcat.select(["id", "ra", "dec"]), radius_arcsec=360.0, all_pairs=True).to_pandas()
+    assert list(got.columns[-4:]) == ["id_right", "ra_right", "dec_right", "_dist_arcsec"]
+    assert_pair_sets_equal(got, want, amb)
+    # A search on the right: only its rows can match.
+    box = cats["right"].box_search(ra=(300.0, 60.0), dec=(-90.0, 90.0))
+    rbox = right[(right.ra >= 300.0) | (right.ra <= 60.0)].reset_index(drop=True)
+    want, amb = brute_pairs(left, rbox, 360.0)
+    got = cats["left"].crossmatch(box, radius_arcsec=360.0, all_pairs=True).to_pandas()
     assert_pair_sets_equal(got, want, amb)
 
 
@@ -290,7 +327,7 @@ def test_lsdb_without_margin_misses_what_we_find():
 
 
 @pytest.mark.parametrize("radius", [1800.0, 5400.0])
-def test_collection_margin_is_used_and_complete(radius):
+def test_collection_margin_is_used_and_complete(radius, execution_mode):
     """small_sky_order1 (a collection with a 1-degree margin attached) on the right: its margin serves radii up
     to 1 degree; beyond, neighbours are read. Both equal brute force."""
     left = lodestar.open_catalog(shared_path("hats-fixtures", "small_sky_xmatch"))
@@ -298,7 +335,7 @@ def test_collection_margin_is_used_and_complete(radius):
     assert right.margin is not None
     res = left.crossmatch(right, radius_arcsec=radius, all_pairs=True)
     got = res.to_pandas()
-    assert (res.stats["tasks_using_margin"] > 0) == (radius <= 3600.0), res.stats
+    assert_margin_use(res, execution_mode, used=radius <= 3600.0)
     ldf, rdf = read_leaves(Path(left.path)), read_leaves(Path(right.path))  # an independent reader
     want, amb = brute_pairs(ldf, rdf, radius)
     assert len(want) > 100
@@ -365,3 +402,17 @@ def test_cli_crossmatch_prints_matches_and_fails_clearly(tmp_path):
     assert bad.returncode == 2 and "self_match" in bad.stderr
     bad = run_cli("crossmatch", left, right, "--radius", "-1")
     assert bad.returncode == 2 and "radius must be > 0" in bad.stderr
+
+
+def test_merge_ranges_equals_a_loop():
+    from lodestar.catalog import _merge_ranges
+    from lodestar.crossmatch import merge_ranges
+
+    rng = np.random.default_rng(3)
+    for n in [0, 1, 2, 5, 50, 500]:
+        b = rng.integers(0, 1000, n)
+        r = np.stack([b, b + rng.integers(1, 40, n)], axis=1)
+        r[: n // 5, 1] = r[: n // 5, 0] + 1000  # long ranges swallowing others
+        got = merge_ranges(r)
+        assert np.array_equal(got, _merge_ranges(r).reshape(-1, 2)), n
+        assert (got[1:, 0] > got[:-1, 1]).all()

@@ -19,11 +19,14 @@ def unit(ra, dec):
     return np.stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)], axis=-1)
 
 
-def brute_separations_arcsec(ra1, dec1, ra2, dec2):
-    a, b = unit(ra1, dec1)[:, None, :], unit(ra2, dec2)[None, :, :]
-    cross = np.cross(a, b)
-    sep = np.arctan2(np.sqrt((cross * cross).sum(-1)), (a * b).sum(-1))
-    return np.degrees(sep) * 3600  # long double, shape (n1, n2)
+def brute_separations_arcsec(ra1, dec1, ra2, dec2, chunk=256):
+    ua, b = unit(ra1, dec1), unit(ra2, dec2)[None, :, :]
+    out = np.empty((len(ua), b.shape[1]), dtype=np.longdouble)
+    for lo in range(0, len(ua), chunk):  # in chunks of left rows: bounded memory for the larger skies
+        a = ua[lo:lo + chunk, None, :]
+        cross = np.cross(a, b)
+        out[lo:lo + chunk] = np.arctan2(np.sqrt((cross * cross).sum(-1)), (a * b).sum(-1))
+    return np.degrees(out) * 3600  # long double, shape (n1, n2)
 
 
 def brute_force(ra1, dec1, ra2, dec2, radius, k=1, all_pairs=False, min_radius=0.0, exclude_self=False):
@@ -120,6 +123,76 @@ def adversarial_sky(kind, radius_arcsec, n=600, seed=0):
 
 
 KINDS = ["north_pole", "south_pole", "ra_wrap", "cluster"]
+
+
+def grid_sky(kind, radius_arcsec, n=1500, seed=0):
+    """Larger skies that exercise the kernel's zone x RA-cell grid: hundreds of zones and cells, the RA origin moved
+    into an empty RA gap, left rows in that gap and beyond the right side's Dec range, degenerate extents."""
+    rng = np.random.default_rng(seed)
+    r_deg = radius_arcsec / 3600.0
+    w = max(0.05, 40 * r_deg)  # field size: many cells per zone at every radius
+    if kind == "seam_field":  # a field across RA 0: the gap is on the far side of the sphere
+        ra1, dec1 = rng.uniform(-w, w, n) % 360.0, rng.uniform(-w, w, n) + 10.0
+    elif kind == "two_fields":  # two fields, two gaps; some left rows sit in a gap
+        half = n // 2
+        ra1 = np.r_[rng.uniform(-w, w, half) % 360.0, rng.uniform(200 - w, 200 + w, n - half)]
+        dec1 = np.r_[rng.uniform(-30 - w, -30 + w, half), rng.uniform(40 - w, 40 + w, n - half)]
+    elif kind == "polar_cap":  # zones near the pole scan whole zones, others use windows; the RA seam too
+        ra1 = rng.uniform(0, 360, n)
+        dec1 = 90.0 - min(5.0, 30 * w) * np.sqrt(rng.uniform(size=n))
+    elif kind == "dec_strip":  # a thin Dec strip round the whole sky (few zones, very many cells)
+        ra1, dec1 = rng.uniform(0, 360, n), rng.uniform(-w / 20, w / 20, n) - 45.0
+    elif kind == "same_ra":  # RA extent zero: one cell per zone
+        ra1, dec1 = np.full(n, 359.5), rng.uniform(-w, w, n)
+    elif kind == "same_dec":  # one zone
+        ra1, dec1 = rng.uniform(0, w, n), np.full(n, 60.0)
+    else:
+        raise ValueError(kind)
+    m = 2 * n
+    pick = rng.integers(0, n, m)
+    ra2, dec2 = offset(ra1[pick], dec1[pick], r_deg * rng.uniform(0, 1.5, m), rng.uniform(0, 2 * np.pi, m))
+    if kind in ("same_ra", "same_dec"):  # keep the degenerate coordinate exactly
+        ra2 = np.where(np.arange(m) % 2 == 0, ra1[pick], ra2)
+        dec2 = np.where(np.arange(m) % 2 == 1, dec1[pick], dec2)
+        if kind == "same_ra":
+            ra2 = ra1[pick]
+        else:
+            dec2 = dec1[pick]
+    ra2[:20], dec2[:20] = ra1[:20], dec1[:20]
+    # Left rows the right side cannot reach or only just: in an RA gap, past the Dec range, at a window's edge.
+    ra1[-30:-20], dec1[-30:-20] = (ra1[-30:-20] + 100.0) % 360.0, dec1[-30:-20]
+    dec1[-20:-10] = np.clip(dec2.max() + rng.uniform(0, 2 * r_deg, 10), -90, 90)
+    return ra1, dec1, ra2 % 360.0, np.clip(dec2, -90, 90)
+
+
+GRID_KINDS = ["seam_field", "two_fields", "polar_cap", "dec_strip", "same_ra", "same_dec"]
+
+
+@pytest.mark.parametrize("kind", GRID_KINDS)
+@pytest.mark.parametrize("radius", [0.1, 1.0, 60.0, 3600.0])
+def test_grid_skies_equal_brute_force(kind, radius):
+    sky = grid_sky(kind, radius, seed=hash((kind, radius)) % 1000)
+    assert check_against_brute_force(*sky, radius, all_pairs=True) > 1000
+    assert check_against_brute_force(*sky, radius, n_neighbors=1) > 1000
+    assert check_against_brute_force(*sky, radius, n_neighbors=3, min_radius_arcsec=0.2 * radius) > 500
+
+
+@pytest.mark.parametrize("kind", ["seam_field", "polar_cap"])
+def test_grid_skies_exclude_self(kind):
+    _, _, ra, dec = grid_sky(kind, 60.0, n=1000, seed=7)  # the right side: offset copies, so close neighbours
+    assert check_against_brute_force(ra, dec, ra, dec, 60.0, all_pairs=True, exclude_self=True) > 300
+    assert check_against_brute_force(ra, dec, ra, dec, 60.0, n_neighbors=1, exclude_self=True) > 300
+
+
+def test_input_order_does_not_change_the_answer():
+    """Rows already in sky order (as HATS partitions deliver them) and shuffled rows give the same pairs."""
+    ra1, dec1, ra2, dec2 = grid_sky("two_fields", 1.0, n=4000, seed=11)
+    got = _core.crossmatch_arrays(ra1, dec1, ra2, dec2, 1.0, all_pairs=True)
+    o1, o2 = np.lexsort((ra1, np.floor(dec1 * 100))), np.lexsort((ra2, np.floor(dec2 * 100)))
+    li, ri, d = _core.crossmatch_arrays(ra1[o1], dec1[o1], ra2[o2], dec2[o2], 1.0, all_pairs=True)
+    mapped = sorted(zip(o1[li].tolist(), o2[ri].tolist()))
+    assert mapped == sorted(zip(got[0].tolist(), got[1].tolist()))
+    assert len(mapped) > 4000
 RADII = [0.1, 1.0, 30.0, 3600.0]
 
 
