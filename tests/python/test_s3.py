@@ -268,6 +268,9 @@ def test_interrupted_multipart_write_is_aborted(tmp_path, server, s3env, proxy, 
     s3env(endpoint=p.endpoint, LODESTAR_S3_RETRIES="1", LODESTAR_S3_PART_SIZE_MB="5")
     with pytest.raises(Exception):
         src.write("copy", root=root)
+    # The engine had started a multipart upload (POST ?uploads) and uploaded parts before the cut.
+    assert any(m == "POST" and "uploads" in path for m, path, *_ in p.stats.requests), p.stats.requests
+    assert sum(1 for m, path, *_ in p.stats.requests if m == "PUT" and "partNumber=" in path) >= 2
     s3env()
     assert "copy" not in lodestar.Catalogs(root).list()
     assert server.keys("multipart/") == []
