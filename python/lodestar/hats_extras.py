@@ -121,25 +121,64 @@ def write_parquet_metadata(catalog_dir: str | os.PathLike) -> int:
     rows = sum(md.num_rows for md in footers)  # before combining, which grows footers[0]
     tmp = dataset / "._metadata.tmp"
     if footers:
-        # The leaves' own footers, combined: their Parquet schema (DuckDB's, with
-        # logical types) is kept exactly. pq.write_metadata(schema, ...,
-        # metadata_collector=...) would start from pyarrow's rendering of the
-        # schema, which differs from DuckDB's in logical-type annotations and
-        # makes AppendRowGroups refuse the leaves.
-        combined = footers[0]
-        for rel, md in zip(files[1:], footers[1:]):
-            try:
-                combined.append_row_groups(md)
-            except RuntimeError as exc:
-                raise ValueError(f"{dataset / rel}: its schema differs from {dataset / files[0]}'s; "
-                                 f"cannot combine them into _metadata ({str(exc).splitlines()[0]})") from None
-        combined.write_metadata_file(str(tmp))
+        _combine_footers(footers, [str(dataset / f) for f in files]).write_metadata_file(str(tmp))
     elif (dataset / "_common_metadata").exists():
         pq.write_metadata(pq.read_schema(dataset / "_common_metadata"), tmp)
     else:
         raise FileNotFoundError(f"{dataset}: no leaves and no _common_metadata to take the schema from")
     os.replace(tmp, dataset / "_metadata")
     return rows
+
+
+def _combine_footers(footers: list, names: list[str]):
+    """The leaves' own footers combined into one `_metadata` footer (file paths
+    already set). Their Parquet schema (DuckDB's, with logical types) is kept
+    exactly: pq.write_metadata(schema, ..., metadata_collector=...) would start
+    from pyarrow's rendering of the schema, which differs from DuckDB's in
+    logical-type annotations and makes AppendRowGroups refuse the leaves."""
+    combined = footers[0]
+    for name, md in zip(names[1:], footers[1:]):
+        try:
+            combined.append_row_groups(md)
+        except RuntimeError as exc:
+            raise ValueError(f"{name}: its schema differs from {names[0]}'s; "
+                             f"cannot combine them into _metadata ({str(exc).splitlines()[0]})") from None
+    return combined
+
+
+def finish_remote_catalog(catalog_url: str, leaves: list[str], healpix_column: str, dataproduct_type: str) -> dict[str, str]:
+    """`dataset/_metadata` and (object/source catalogs) `skymap.fits` for a catalog
+    staged on an object store, before its properties are written; `leaves` are
+    paths relative to dataset/, breadth-first. Returns properties to add."""
+    import tempfile
+
+    from . import storage
+    from .engine import Connection
+
+    dataset = storage.join(catalog_url, "dataset")
+    footers = []
+    for rel in leaves:
+        with storage.open_file(storage.join(dataset, rel)) as f:
+            md = pq.read_metadata(f)
+        md.set_file_path(rel)
+        footers.append(md)
+    extra: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="lodestar-finish-") as tmp:
+        if footers:
+            _combine_footers(footers, [storage.join(dataset, f) for f in leaves]).write_metadata_file(os.path.join(tmp, "_metadata"))
+            storage.write_bytes(storage.join(dataset, "_metadata"), Path(tmp, "_metadata").read_bytes())
+        if dataproduct_type in _SKYMAP_TYPES and leaves:
+            order = DEFAULT_SKYMAP_ORDER
+            paths = ", ".join("'" + storage.join(dataset, f).replace("'", "''") + "'" for f in leaves)
+            quoted = '"' + healpix_column.replace('"', '""') + '"'
+            t = Connection().arrow(f"SELECT {quoted} >> {2 * (29 - order)} AS pix, count(*) AS n "
+                                   f"FROM read_parquet([{paths}], hive_partitioning=false) GROUP BY pix")
+            counts = np.zeros(12 * 4**order, dtype=np.int64)
+            counts[t.column("pix").to_numpy(zero_copy_only=False).astype(np.int64)] = t.column("n").to_numpy(zero_copy_only=False)
+            _core.write_skymap_fits(os.path.join(tmp, "skymap.fits"), order, counts)
+            storage.write_bytes(storage.join(catalog_url, "skymap.fits"), Path(tmp, "skymap.fits").read_bytes())
+            extra["hats_skymap_order"] = str(order)
+    return extra
 
 
 def skymap_counts(catalog_dir: str | os.PathLike, order: int) -> np.ndarray:

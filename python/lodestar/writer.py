@@ -178,6 +178,13 @@ class CatalogWriter:
         pq.write_metadata(schema, buf)
         storage.write_bytes(storage.join(cat_dir, "dataset", "_common_metadata"), buf.getvalue())
         storage.write_bytes(storage.join(cat_dir, "partition_info.csv"), _partition_info(kept).encode())
+        if kept:
+            from .hats_extras import finish_remote_catalog
+
+            rel = [leaf_url("", o, p)[len("dataset/"):] for o, p, _ in kept]
+            hp = (extra_properties or {}).get("hats_col_healpix", "_healpix_29")
+            added = finish_remote_catalog(cat_dir, rel, hp, dataproduct_type)  # _metadata, skymap.fits
+            extra_properties = {**(extra_properties or {}), **added}
         props = self._properties(kept, ra_column, dec_column, dataproduct_type, extra_properties)
         storage.write_bytes(storage.join(cat_dir, "hats.properties"), props.encode())
         storage.publish(cat_dir, self.target, overwrite=self.overwrite)

@@ -126,6 +126,10 @@ def test_workflow_on_s3_equals_local_root(tmp_path, server, s3env):
     a_r.where("mag < 15").write("bright")
     a_l.where("mag < 15").write("bright")
     assert "bright" in cats_r.list()
+    keys = server.keys("workflow/bright/")
+    assert "workflow/bright/dataset/_metadata" in keys and "workflow/bright/skymap.fits" in keys
+    with storage.open_file(f"{remote}/bright/dataset/_metadata") as f:
+        assert pq.read_metadata(f).num_rows == len(cats_r.load("bright")) == (left_df.mag < 15).sum()
     assert multiset(cats_r.load("bright").to_pandas(), ["id", "ra", "dec", "mag"]) == \
         multiset(cats_l.load("bright").to_pandas(), ["id", "ra", "dec", "mag"])
     a_r.crossmatch(b_r, radius_arcsec=1.0).write("left_x_right", root=remote)
@@ -168,6 +172,12 @@ def test_lsdb_opens_a_catalog_lodestar_wrote_on_s3(tmp_path, server, s3env):
     root = s3root("interop")
     lodestar.ingest(str(csv), "stars", root=root, progress=False, pixel_threshold=1500)
     path = UPath(f"{root}/stars", endpoint_url=server.endpoint, key=server.key_id, secret=server.secret)
+    from hats.io.validation import is_valid_catalog
+
+    assert is_valid_catalog(path, strict=True)
+    a = lodestar.Catalogs(root).load("stars")
+    a.where("mag < 16").write("derived")  # written on S3 by the engine, not uploaded from a local ingest
+    assert is_valid_catalog(UPath(f"{root}/derived", endpoint_url=server.endpoint, key=server.key_id, secret=server.secret), strict=True)
     got = lsdb.open_catalog(path).compute().reset_index(drop=True)
     assert multiset(got, ["id", "ra", "dec", "mag"]) == multiset(df, ["id", "ra", "dec", "mag"])
 
