@@ -165,6 +165,7 @@ def _ingest_remote(inputs, name, root, overwrite, connection, options) -> Catalo
     target = storage.join(root, name)
     if storage.catalog_exists(target) and not overwrite:
         raise _core.LodestarError(f"catalog '{name}' already exists in {root}; choose another name or pass overwrite to replace it")
+    storage.remove_stale_staging(root)  # left by killed writes, a day old or more
     local_root = tempfile.mkdtemp(prefix=f"lodestar-ingest-{name}-", dir=os.environ.get("LODESTAR_TMPDIR"))
     staging = storage.staging_prefix(root, name)
     try:

@@ -198,6 +198,34 @@ def staging_prefix(root: str, name: str) -> str:
     return join(root, STAGING_DIR, f"{name}-{os.getpid()}-{uuid.uuid4().hex[:12]}")
 
 
+def remove_stale_staging(root: str, older_than_s: float = 86_400.0) -> int:
+    """Delete staging prefixes of writes that died (killed processes leave
+    them; they are invisible but take space): those whose newest object is
+    older than `older_than_s`. Best effort; returns how many were removed.
+    Writers call it with the default day, far beyond any live upload's pauses."""
+    import datetime
+
+    base = join(root, STAGING_DIR)
+    removed = 0
+    try:
+        entries = filesystem().find(_strip(base).rstrip("/") + "/", detail=True)
+    except Exception:  # noqa: BLE001 - nothing to clean, or no access: never fail a write for this
+        return 0
+    newest: dict[str, float] = {}
+    for key, info in entries.items():
+        rest = key[len(_strip(base).rstrip("/")) + 1:]
+        prefix = rest.split("/", 1)[0]
+        modified = info.get("LastModified")
+        stamp = modified.timestamp() if isinstance(modified, datetime.datetime) else 0.0
+        newest[prefix] = max(newest.get(prefix, 0.0), stamp)
+    now = datetime.datetime.now(datetime.timezone.utc).timestamp()
+    for prefix, stamp in newest.items():
+        if now - stamp >= older_than_s:
+            discard_staging(join(base, prefix))
+            removed += 1
+    return removed
+
+
 def discard_staging(staging: str) -> None:
     """Best-effort removal of a staging prefix and its unfinished uploads
     (called on failure paths: must not hide the original error)."""

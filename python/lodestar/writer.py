@@ -104,6 +104,7 @@ class CatalogWriter:
             self.target = storage.join(self.root, name)
             if storage.catalog_exists(self.target) and not overwrite:
                 raise FileExistsError(f"catalog {name!r} already exists in {self.root}; choose another name or pass overwrite=True")
+            storage.remove_stale_staging(self.root)
             self.staging = storage.staging_prefix(self.root, name)
             return
         self.root = Path(root)

@@ -375,3 +375,12 @@ def test_read_only_user_reads_but_cannot_write(tmp_path, server, s3env):
         lodestar.ingest(str(csv), "c", root=root, progress=False)
     s3env()
     assert lodestar.Catalogs(root).list() == ["a"]
+
+
+def test_stale_staging_of_dead_writes_is_removed(server, s3env):
+    root = s3root("stale")
+    storage.write_bytes(f"{root}/.lodestar-staging/old-1-abc/catalog/dataset/Norder=0/Dir=0/Npix=1.parquet", b"x")
+    storage.write_bytes(f"{root}/keep/hats.properties", b"#HATS catalog\n")
+    assert storage.remove_stale_staging(root, older_than_s=3600) == 0  # fresh: may belong to a live write
+    assert storage.remove_stale_staging(root, older_than_s=0) == 1
+    assert server.keys("stale/") == ["stale/keep/hats.properties"]
