@@ -63,9 +63,12 @@ std::string read_leaves_sql(duckdb_connection con, const HatsCatalog& catalog, c
   }
   std::string list;
   for (const auto& f : files) list += (list.empty() ? "" : ", ") + sql_string_literal(f);
-  // union_by_name tolerates leaves whose columns are ordered differently
-  // (e.g. _healpix_29 first in one writer, last in another).
-  return "(SELECT " + select + " FROM read_parquet([" + list + "], hive_partitioning=false, union_by_name=true))";
+  // DuckDB matches the leaves' columns by name, so leaves whose columns are
+  // ordered differently (e.g. _healpix_29 first in one writer, last in
+  // another) read correctly without union_by_name, which would read every
+  // leaf's footer while binding (one more request per leaf on S3). A leaf
+  // lacking a column is an error naming that file.
+  return "(SELECT " + select + " FROM read_parquet([" + list + "], hive_partitioning=false))";
 }
 
 void register_catalog_view(duckdb_connection con, const std::string& view_name, const HatsCatalog& catalog) {
