@@ -157,14 +157,14 @@ class ObjectSearch {
     for (size_t e = 1; e < events.size(); ++e)
       if (events[e].significance > events[deepest].significance) deepest = e;
     refs_.push_back({events[deepest].t_min, std::max(0.5 * events[deepest].duration, 0.1),
-                     std::max(2.0 * events[deepest].duration, 0.2), deepest, false});
+                     std::max(2.0 * events[deepest].duration, 0.2), deepest, 0, false});
     // Night groups, most significant events first, deepest group first within an event.
-    std::vector<size_t> by_significance(events.size());
-    for (size_t e = 0; e < events.size(); ++e) by_significance[e] = e;
-    std::stable_sort(by_significance.begin(), by_significance.end(),
+    by_significance_.resize(events.size());
+    for (size_t e = 0; e < events.size(); ++e) by_significance_[e] = e;
+    std::stable_sort(by_significance_.begin(), by_significance_.end(),
                      [&](size_t a, size_t b) { return events[a].significance > events[b].significance; });
     constexpr size_t kMaxReferences = 12;  // bounded work per object
-    for (size_t e : by_significance) {
+    for (size_t e : by_significance_) {
       const Run run = runs_[e];
       const size_t group_refs_begin = refs_.size();
       for (size_t i = run.first; i <= run.last;) {
@@ -173,13 +173,14 @@ class ObjectSearch {
         for (size_t k = i; k <= j; ++k)
           if (d_.resid[k] > d_.resid[bottom]) bottom = k;
         const double span = d_.t[j] - d_.t[i];
-        if (d_.z[bottom] >= p_.k_sigma && !(i == run.first && j == run.last))  // a one-group run is the run itself
-          refs_.push_back({d_.t[bottom], std::max(0.5 * span, 0.1), std::max(2.0 * span, 0.2), e, true});
+        const bool is_first_reference = e == deepest && i == run.first && j == run.last;  // a one-group run
+        if (d_.z[bottom] >= p_.k_sigma && !is_first_reference)
+          refs_.push_back({d_.t[bottom], std::max(0.5 * span, 0.1), std::max(2.0 * span, 0.2), e, bottom, true});
         i = j + 1;
       }
       // Deepest group first: order this event's groups by the depth of their bottom detection.
       std::stable_sort(refs_.begin() + static_cast<std::ptrdiff_t>(group_refs_begin), refs_.end(),
-                       [&](const Reference& a, const Reference& b) { return depth_at(a.t) > depth_at(b.t); });
+                       [&](const Reference& a, const Reference& b) { return d_.resid[a.bottom] > d_.resid[b.bottom]; });
       if (refs_.size() >= kMaxReferences) break;
     }
     if (refs_.size() > kMaxReferences) refs_.resize(kMaxReferences);
@@ -194,8 +195,9 @@ class ObjectSearch {
 
   struct Reference {
     double t, w, min_period;
-    size_t event;               // the event holding the reference (its run is left out of the fold)
-    bool needs_baseline_between;  // see baseline_between()
+    size_t event;                 // the event holding the reference (its run is left out of the fold)
+    size_t bottom;                // night groups: index of the group's deepest detection
+    bool needs_baseline_between;  // a night group (the stricter route, see periodic_at())
   };
 
   // An eclipsing binary is at its baseline between eclipses: of the detections within max(P, 5 d) of t_ref
@@ -213,19 +215,20 @@ class ObjectSearch {
     }
     return n_off >= 3 && 3 * n_faint < n_off;
   }
-  static constexpr double kGroupGap = 0.5;  // days: detections closer than this belong to one night group
-
-  double depth_at(double t) const {
-    const auto it = std::lower_bound(d_.t.begin(), d_.t.end(), t);
-    return d_.resid[static_cast<size_t>(it - d_.t.begin())];
-  }
+  static constexpr double kGroupGap = 0.5;               // days: detections closer than this form one night group
+  static constexpr double kGroupWindowPerPeriod = 0.02;  // a night group's fold window is at least this fraction of P
 
   // The first candidate period for reference r whose fold passes, or NaN. Fold test: among detections outside
   // r's run within +-w of a predicted recurrence t_ref + k P, at least 3, at least 3 of them (and at least half)
-  // faint (z >= extend_sigma), the faint ones in at least two different cycles.
+  // faint (z >= extend_sigma), the faint ones in at least two different cycles. A night group, tried many times
+  // per object, must pass a stricter test: faint means z >= k_sigma, three different cycles, w at least 2% of
+  // P, and baseline_between().
   double periodic_at(std::span<DimmingEvent> events, const Reference& r) {
     const Run ref_run = runs_[r.event];
-    const double tref = r.t, w = r.w, min_period = r.min_period;
+    const double tref = r.t, min_period = r.min_period;
+    // Night-group references (a secondary route, tried many times per object) count as faint only
+    // detections >= k_sigma: at extend_sigma chance noise excursions complete folds of two-dip stars.
+    const double faint_z = r.needs_baseline_between ? p_.k_sigma : p_.extend_sigma;
     anchors_.clear();
     for (size_t e = 0; e < events.size(); ++e)
       if (e != r.event) anchors_.push_back(events[e].t_min);
@@ -241,6 +244,9 @@ class ObjectSearch {
       for (int h = 1; h <= p_.max_harmonic; ++h) {
         const double period = sep / h;
         if (period < min_period) break;
+        // A night group is a snapshot of its eclipse, whose width (and the error of a period measured from
+        // one separation) scales with P: its window is at least 2% of P.
+        const double w = r.needs_baseline_between ? std::max(r.w, kGroupWindowPerPeriod * period) : r.w;
         int n_in = 0, n_faint = 0;
         cycles_.clear();
         auto visit = [&](size_t i, double cycle) {
@@ -248,7 +254,7 @@ class ObjectSearch {
           const double x = d_.t[i] - tref;
           if (std::round(x / period) != cycle || std::fabs(x - period * cycle) > w) return;
           ++n_in;
-          if (d_.z[i] >= p_.extend_sigma) {
+          if (d_.z[i] >= faint_z) {
             ++n_faint;
             if (cycles_.size() < 3 && std::find(cycles_.begin(), cycles_.end(), cycle) == cycles_.end()) cycles_.push_back(cycle);
           }
@@ -319,6 +325,7 @@ class ObjectSearch {
   std::vector<double> anchors_, ft_, ff_, fe_, cycles_, grid_;
   std::vector<Run> runs_;
   std::vector<Reference> refs_;
+  std::vector<size_t> by_significance_;
 };
 
 }  // namespace
