@@ -142,27 +142,96 @@ class ObjectSearch {
     }
   }
 
-  // Periodicity test (documented in docs/lightcurves.md): candidate periods are
-  // the separations between the deepest event and every other faint "anchor"
-  // (other events and isolated faint detections), divided by n = 1..max_harmonic,
-  // and not shorter than twice the event's duration. The light curve is folded
-  // at each candidate: the object is periodic when, outside the deepest event,
-  // at least 3 detections fall within +-w of the event's predicted recurrences,
-  // at least 3 of them, and at least half, are faint (z >= extend_sigma), and the
-  // faint ones belong to at least two different cycles (w = max(duration / 2, 0.1 d)).
+  // Periodicity test (documented in docs/lightcurves.md). A reference is a time t_ref at the bottom of a dip
+  // with a half-window w: first the most significant event as a whole, then every "night group" of the
+  // events (detections of a run less than kGroupGap apart) that holds a detection >= k_sigma, t_ref its
+  // deepest detection and w from the group's own span. The groups matter because a run can join an eclipse
+  // to a single outlier on another night (consecutive detections, days apart): the run's deepest detection is
+  // then the outlier, off the eclipse phase, and its duration (which sets w and the shortest period tried)
+  // is that of the gap, not of the eclipse. For each reference, candidate periods are its separations from
+  // every other faint "anchor" (other events, isolated faint detections) divided by n = 1..max_harmonic; the
+  // object is periodic when a fold at one of them passes fold_passes().
   void flag_periodic(std::span<DimmingEvent> events) {
+    refs_.clear();
     size_t deepest = 0;
     for (size_t e = 1; e < events.size(); ++e)
       if (events[e].significance > events[deepest].significance) deepest = e;
-    const DimmingEvent& ref = events[deepest];
-    const Run ref_run = runs_[deepest];
-    const double tref = ref.t_min;
-    const double w = std::max(0.5 * ref.duration, 0.1);
-    const double min_period = std::max(2.0 * ref.duration, 0.2);
+    refs_.push_back({events[deepest].t_min, std::max(0.5 * events[deepest].duration, 0.1),
+                     std::max(2.0 * events[deepest].duration, 0.2), deepest, 0, false});
+    // Night groups, most significant events first, deepest group first within an event.
+    by_significance_.resize(events.size());
+    for (size_t e = 0; e < events.size(); ++e) by_significance_[e] = e;
+    std::stable_sort(by_significance_.begin(), by_significance_.end(),
+                     [&](size_t a, size_t b) { return events[a].significance > events[b].significance; });
+    constexpr size_t kMaxReferences = 12;  // bounded work per object
+    for (size_t e : by_significance_) {
+      const Run run = runs_[e];
+      const size_t group_refs_begin = refs_.size();
+      for (size_t i = run.first; i <= run.last;) {
+        size_t j = i, bottom = i;
+        while (j < run.last && d_.t[j + 1] - d_.t[j] < kGroupGap) ++j;
+        for (size_t k = i; k <= j; ++k)
+          if (d_.resid[k] > d_.resid[bottom]) bottom = k;
+        const double span = d_.t[j] - d_.t[i];
+        const bool is_first_reference = e == deepest && i == run.first && j == run.last;  // a one-group run
+        if (d_.z[bottom] >= p_.k_sigma && !is_first_reference)
+          refs_.push_back({d_.t[bottom], std::max(0.5 * span, 0.1), std::max(2.0 * span, 0.2), e, bottom, true});
+        i = j + 1;
+      }
+      // Deepest group first: order this event's groups by the depth of their bottom detection.
+      std::stable_sort(refs_.begin() + static_cast<std::ptrdiff_t>(group_refs_begin), refs_.end(),
+                       [&](const Reference& a, const Reference& b) { return d_.resid[a.bottom] > d_.resid[b.bottom]; });
+      if (refs_.size() >= kMaxReferences) break;
+    }
+    if (refs_.size() > kMaxReferences) refs_.resize(kMaxReferences);
+    for (const Reference& r : refs_) {
+      const double period = periodic_at(events, r);
+      if (std::isfinite(period)) {
+        for (auto& e : events) e.periodic = true, e.period = period;
+        return;
+      }
+    }
+  }
 
+  struct Reference {
+    double t, w, min_period;
+    size_t event;                 // the event holding the reference (its run is left out of the fold)
+    size_t bottom;                // night groups: index of the group's deepest detection
+    bool needs_baseline_between;  // a night group (the stricter route, see periodic_at())
+  };
+
+  // An eclipsing binary is at its baseline between eclipses: of the detections within max(P, 5 d) of t_ref
+  // farther than 2w from every predicted recurrence, at least 3, fewer than a third faint (z >= extend_sigma).
+  // Required of night-group references: without it a group inside a long aperiodic dip "recurs" at short
+  // periods onto the same dip's other detections (its tails outside the run).
+  bool baseline_between(double tref, double w, double period) const {
+    const double reach = std::max(period, 5.0);
+    int n_off = 0, n_faint = 0;
+    for (auto it = std::lower_bound(d_.t.begin(), d_.t.end(), tref - reach); it != d_.t.end() && *it <= tref + reach; ++it) {
+      const double x = *it - tref;
+      if (std::fabs(x - period * std::round(x / period)) <= 2 * w) continue;
+      ++n_off;
+      if (d_.z[static_cast<size_t>(it - d_.t.begin())] >= p_.extend_sigma) ++n_faint;
+    }
+    return n_off >= 3 && 3 * n_faint < n_off;
+  }
+  static constexpr double kGroupGap = 0.5;               // days: detections closer than this form one night group
+  static constexpr double kGroupWindowPerPeriod = 0.02;  // a night group's fold window is at least this fraction of P
+
+  // The first candidate period for reference r whose fold passes, or NaN. Fold test: among detections outside
+  // r's run within +-w of a predicted recurrence t_ref + k P, at least 3, at least 3 of them (and at least half)
+  // faint (z >= extend_sigma), the faint ones in at least two different cycles. A night group, tried many times
+  // per object, must pass a stricter test: faint means z >= k_sigma, three different cycles, w at least 2% of
+  // P, and baseline_between().
+  double periodic_at(std::span<DimmingEvent> events, const Reference& r) {
+    const Run ref_run = runs_[r.event];
+    const double tref = r.t, min_period = r.min_period;
+    // Night-group references (a secondary route, tried many times per object) count as faint only
+    // detections >= k_sigma: at extend_sigma chance noise excursions complete folds of two-dip stars.
+    const double faint_z = r.needs_baseline_between ? p_.k_sigma : p_.extend_sigma;
     anchors_.clear();
     for (size_t e = 0; e < events.size(); ++e)
-      if (e != deepest) anchors_.push_back(events[e].t_min);
+      if (e != r.event) anchors_.push_back(events[e].t_min);
     for (size_t i = 0; i < d_.size(); ++i)
       if ((i < ref_run.first || i > ref_run.last) && d_.z[i] >= p_.k_sigma) anchors_.push_back(d_.t[i]);
     // Nearest anchors first: the first period that passes is then usually the true one, not a multiple.
@@ -175,6 +244,9 @@ class ObjectSearch {
       for (int h = 1; h <= p_.max_harmonic; ++h) {
         const double period = sep / h;
         if (period < min_period) break;
+        // A night group is a snapshot of its eclipse, whose width (and the error of a period measured from
+        // one separation) scales with P: its window is at least 2% of P.
+        const double w = r.needs_baseline_between ? std::max(r.w, kGroupWindowPerPeriod * period) : r.w;
         int n_in = 0, n_faint = 0;
         cycles_.clear();
         auto visit = [&](size_t i, double cycle) {
@@ -182,9 +254,9 @@ class ObjectSearch {
           const double x = d_.t[i] - tref;
           if (std::round(x / period) != cycle || std::fabs(x - period * cycle) > w) return;
           ++n_in;
-          if (d_.z[i] >= p_.extend_sigma) {
+          if (d_.z[i] >= faint_z) {
             ++n_faint;
-            if (cycles_.size() < 2 && std::find(cycles_.begin(), cycles_.end(), cycle) == cycles_.end()) cycles_.push_back(cycle);
+            if (cycles_.size() < 3 && std::find(cycles_.begin(), cycles_.end(), cycle) == cycles_.end()) cycles_.push_back(cycle);
           }
         };
         // Detections near a predicted recurrence tref + k P: by binary search around each recurrence when there
@@ -202,12 +274,15 @@ class ObjectSearch {
           for (size_t i = 0; i < d_.size(); ++i) visit(i, std::round((d_.t[i] - tref) / period));
         }
         // Faint recurrences in at least two other cycles: two dips alone never make a period.
-        if (n_in >= 3 && n_faint >= 3 && 2 * n_faint >= n_in && cycles_.size() >= 2) {
-          for (auto& e : events) e.periodic = true, e.period = period;
-          return;
-        }
+        // Night-group references (a secondary route) need faint recurrences in three cycles and the baseline
+        // between them.
+        const size_t min_cycles = r.needs_baseline_between ? 3 : 2;
+        if (n_in >= 3 && n_faint >= 3 && 2 * n_faint >= n_in && cycles_.size() >= min_cycles &&
+            (!r.needs_baseline_between || baseline_between(tref, w, period)))
+          return period;
       }
     }
+    return NAN;
   }
 
   void fit_event(DimmingEvent& e, size_t k) {
@@ -249,6 +324,8 @@ class ObjectSearch {
   std::vector<double> band_mags_[kNumBands], band_errs_[kNumBands];
   std::vector<double> anchors_, ft_, ff_, fe_, cycles_, grid_;
   std::vector<Run> runs_;
+  std::vector<Reference> refs_;
+  std::vector<size_t> by_significance_;
 };
 
 }  // namespace
