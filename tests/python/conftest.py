@@ -1,3 +1,4 @@
+import contextlib
 import os
 import shutil
 import subprocess
@@ -23,6 +24,21 @@ def con():
     import lodestar
 
     return lodestar.connect(threads=2)
+
+
+@contextlib.contextmanager
+def bench_module(file: str, name: str):
+    """A script of bench/ imported as module `name` (removed again afterwards)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(name, None)
 
 
 def lodestar_command() -> list[str]:

@@ -1,24 +1,18 @@
 """bench/scaling.py: the paper's equations (1)-(2) and the distributed sum(ra) it times."""
 
-import importlib.util
 import math
-import sys
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from conftest import REPO, run_cli
+from conftest import bench_module, run_cli
 from dask_harness import dask_cluster  # noqa: F401
 
 
 @pytest.fixture(scope="module")
 def scaling():
-    spec = importlib.util.spec_from_file_location("bench_scaling", REPO / "bench" / "scaling.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
+    with bench_module("scaling.py", "bench_scaling") as module:
+        yield module
 
 
 def _run(best_s, rows, cpu_s=1.0):

@@ -1,25 +1,19 @@
 """bench/scaling.py's grouped Dask tasks: every file in exactly one task, the
 same sum as one task per file and as numpy."""
 
-import importlib.util
 import math
-import sys
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from conftest import REPO, run_cli
+from conftest import bench_module, run_cli
 from dask_harness import dask_cluster  # noqa: F401
 
 
 @pytest.fixture(scope="module")
 def scaling():
-    spec = importlib.util.spec_from_file_location("bench_scaling_groups", REPO / "bench" / "scaling.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
+    with bench_module("scaling.py", "bench_scaling_groups") as module:
+        yield module
 
 
 @pytest.mark.parametrize("n_files, workers, per_worker, tasks", [(50, 2, 2, 4), (3, 2, 2, 3), (1, 2, 4, 1), (7, 1, 1, 1), (10, 3, 1, 3)])
