@@ -13,9 +13,11 @@
 #include "engine/engine.hpp"
 #include "engine/remote_access.hpp"
 #include "python/bindings.hpp"
+#include "python/numpy_ranges.hpp"
 
 namespace py = pybind11;
 using namespace lodestar;
+using lodestar::python::ranges_to_numpy;
 
 namespace {
 
@@ -47,16 +49,6 @@ py::dict catalog_to_dict(const HatsCatalog& c) {
   d["pixels"] = pixels;
   d["files"] = files;
   return d;
-}
-
-// Pixel ranges as an (n, 2) int64 array of [begin, end).
-py::array_t<int64_t> ranges_array(const std::vector<PixelRange>& ranges) {
-  py::array_t<int64_t> out({static_cast<py::ssize_t>(ranges.size()), py::ssize_t{2}});
-  for (size_t i = 0; i < ranges.size(); ++i) {
-    out.mutable_at(i, 0) = ranges[i].begin;
-    out.mutable_at(i, 1) = ranges[i].end;
-  }
-  return out;
 }
 
 py::dict report_to_dict(const IngestReport& r) {
@@ -138,7 +130,7 @@ LODESTAR_PYTHON_BINDING(catalog) {
       "margin_coverage29",
       [](int order, int64_t pixel, double radius_deg, int at_order) {
         const auto ranges = margin_coverage29(order, pixel, radius_deg, at_order);
-        return ranges_array(ranges);
+        return ranges_to_numpy(ranges);
       },
       py::arg("order"), py::arg("pixel"), py::arg("radius_deg"), py::arg("at_order"),
       "Order-29 ranges of the pixels at `at_order` outside `pixel` that may hold points within radius_deg of it (margins)");
@@ -147,7 +139,7 @@ LODESTAR_PYTHON_BINDING(catalog) {
       [](int order, double ra, double dec, double radius_deg) {
         if (auto p = check_order(order)) throw Error(*p);
         const auto ranges = disc_coverage(order, ra, dec, radius_deg);
-        return ranges_array(ranges);
+        return ranges_to_numpy(ranges);
       },
       py::arg("order"), py::arg("ra"), py::arg("dec"), py::arg("radius_deg"),
       "Inclusive HEALPix coverage of a disc: an (n, 2) array of [begin, end) pixel ranges at `order`");

@@ -11,11 +11,13 @@
 #include "core/sky_angles.hpp"
 #include "engine/duckdb_handles.hpp"
 #include "python/bindings.hpp"
+#include "python/numpy_ranges.hpp"
 #include "xmatch/crossmatch_kernel.hpp"
 #include "xmatch/sky_region.hpp"
 
 namespace py = pybind11;
 using namespace lodestar;
+using lodestar::python::ranges_to_numpy;
 
 namespace {
 
@@ -23,14 +25,15 @@ template <typename T>
 using Array = py::array_t<T, py::array::c_style | py::array::forcecast>;
 
 Array<double> as_1d(const Array<double>& a, const char* name) {
-  if (a.ndim() != 1) throw Error(std::string(name) + " must be a one-dimensional array, got " + std::to_string(a.ndim()) + " dimensions");
+  if (a.ndim() != 1)
+    throw Error(std::string(name) + " must be a one-dimensional array, got " + std::to_string(a.ndim()) + " dimensions");
   return a;
 }
 
 void check_same_length(const Array<double>& ra, const Array<double>& dec, const char* ra_name, const char* dec_name) {
   if (ra.size() != dec.size())
-    throw Error(std::string(ra_name) + " and " + dec_name + " must have the same length, got " + std::to_string(ra.size()) + " and " +
-                std::to_string(dec.size()));
+    throw Error(std::string(ra_name) + " and " + dec_name + " must have the same length, got " + std::to_string(ra.size()) +
+                " and " + std::to_string(dec.size()));
 }
 
 // Moves a vector into a numpy array without copying.
@@ -41,7 +44,8 @@ py::array_t<T> to_numpy(std::vector<T>&& v) {
   return py::array_t<T>(static_cast<py::ssize_t>(owned->size()), owned->data(), free_when_done);
 }
 
-py::array_t<bool> region_contains(const std::string& kind, const std::vector<double>& params, Array<double> ra, Array<double> dec) {
+py::array_t<bool> region_contains(const std::string& kind, const std::vector<double>& params, Array<double> ra,
+                                  Array<double> dec) {
   ra = as_1d(ra, "ra"), dec = as_1d(dec, "dec");
   check_same_length(ra, dec, "ra", "dec");
   auto region = make_region(kind, params);
@@ -55,13 +59,6 @@ py::array_t<bool> region_contains(const std::string& kind, const std::vector<dou
     py::gil_scoped_release unlocked;
     region->contains(r, d, n, reinterpret_cast<uint8_t*>(out.mutable_data()));
   }
-  return out;
-}
-
-py::array_t<int64_t> ranges_to_numpy(const std::vector<PixelRange>& ranges) {
-  py::array_t<int64_t> out({static_cast<py::ssize_t>(ranges.size()), py::ssize_t{2}});
-  auto o = out.mutable_unchecked<2>();
-  for (size_t i = 0; i < ranges.size(); ++i) o(i, 0) = ranges[i].begin, o(i, 1) = ranges[i].end;
   return out;
 }
 
@@ -92,7 +89,8 @@ py::tuple crossmatch_arrays(Array<double> ra1, Array<double> dec1, Array<double>
     r = crossmatch_kernel(ra1.data(), dec1.data(), static_cast<size_t>(ra1.size()), ra2.data(), dec2.data(),
                           static_cast<size_t>(ra2.size()), o);
   }
-  return py::make_tuple(to_numpy(std::move(r.left_index)), to_numpy(std::move(r.right_index)), to_numpy(std::move(r.dist_arcsec)));
+  return py::make_tuple(to_numpy(std::move(r.left_index)), to_numpy(std::move(r.right_index)),
+                        to_numpy(std::move(r.dist_arcsec)));
 }
 
 }  // namespace
@@ -104,7 +102,8 @@ LODESTAR_PYTHON_BINDING(xmatch) {
   m.def("region_coverage", &region_coverage, py::arg("kind"), py::arg("params"), py::arg("order"),
         "Inclusive NESTED pixel ranges [begin, end) at `order` of a region, as an (n, 2) int64 array");
   m.def(
-      "region_describe", [](const std::string& kind, const std::vector<double>& params) { return make_region(kind, params)->describe(); },
+      "region_describe",
+      [](const std::string& kind, const std::vector<double>& params) { return make_region(kind, params)->describe(); },
       py::arg("kind"), py::arg("params"), "Validate a region and describe it");
   m.def(
       "pixel_neighbourhood",
