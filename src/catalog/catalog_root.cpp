@@ -35,7 +35,7 @@ std::vector<std::string> CatalogRoot::list() const {
     // One LIST of the root's second level: <root>/<name>/<x>properties marks a catalog or collection.
     for (const auto& f : glob_remote(path_ + "/*/*properties")) {
       const std::string file = path_basename(f);
-      if (file != "hats.properties" && file != "collection.properties" && file != "properties") continue;
+      if (!HatsCatalog::is_marker_file(file)) continue;
       const std::string dir = f.substr(0, f.size() - file.size() - 1);
       const std::string name = path_basename(dir);
       if (!name.empty() && name[0] != '.') names.push_back(name);

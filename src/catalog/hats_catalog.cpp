@@ -114,17 +114,24 @@ void sort_breadth_first(std::vector<Partition>& partitions) {
   });
 }
 
+namespace {
+constexpr const char* kMarkerFiles[] = {"hats.properties", "collection.properties", "properties"};
+}  // namespace
+
+bool HatsCatalog::is_marker_file(const std::string& name) {
+  return std::find(std::begin(kMarkerFiles), std::end(kMarkerFiles), name) != std::end(kMarkerFiles);
+}
+
 bool HatsCatalog::is_catalog_dir(const std::string& path) {
   const std::string clean = normalize_catalog_path(path);
   if (is_remote(clean)) {
-    for (const auto& f : glob_remote(clean + "/*properties")) {
-      const std::string name = path_basename(f);
-      if (name == "hats.properties" || name == "collection.properties" || name == "properties") return true;
-    }
+    for (const auto& f : glob_remote(clean + "/*properties"))
+      if (is_marker_file(path_basename(f))) return true;
     return false;
   }
-  return fs::is_regular_file(clean + "/hats.properties") || fs::is_regular_file(clean + "/collection.properties") ||
-         fs::is_regular_file(clean + "/properties");
+  for (const char* name : kMarkerFiles)
+    if (fs::is_regular_file(clean + "/" + name)) return true;
+  return false;
 }
 
 namespace {

@@ -34,6 +34,8 @@ class HatsCatalog {
 
   // True when `path` looks like a HATS catalog or collection folder.
   static bool is_catalog_dir(const std::string& path);
+  // The file names that mark one: hats.properties, collection.properties, legacy properties.
+  static bool is_marker_file(const std::string& file_name);
 
   // Drops cached remote catalogs at or under `path` (all when empty): remote
   // catalogs are opened once per process, local ones every time.
