@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from . import _core
+from .writer import leaf_relpath
 
 # hats-import's default histogram order, and the order of the skymaps it writes.
 DEFAULT_SKYMAP_ORDER = 10
@@ -90,7 +91,7 @@ def leaf_files(catalog_dir: str | os.PathLike) -> list[str]:
         pixels.sort(key=lambda op: (op[1] << (2 * (29 - op[0])), op[0]))
     files = []
     for order, pixel in pixels:
-        base = f"Norder={order}/Dir={pixel // 10000 * 10000}/Npix={pixel}"
+        base = leaf_relpath(order, pixel, suffix="")
         if suffix == "/" or (dataset / base).is_dir():
             parts = sorted(p.relative_to(dataset).as_posix() for p in (dataset / base).iterdir()
                            if p.is_file() and not p.name.startswith((".", "_")))
@@ -153,7 +154,6 @@ def finish_remote_catalog(catalog_url: str, leaves: list[str], healpix_column: s
     import tempfile
 
     from . import storage
-    from .engine import Connection
 
     dataset = storage.join(catalog_url, "dataset")
     footers = []
@@ -169,12 +169,7 @@ def finish_remote_catalog(catalog_url: str, leaves: list[str], healpix_column: s
             storage.write_bytes(storage.join(dataset, "_metadata"), Path(tmp, "_metadata").read_bytes())
         if dataproduct_type in _SKYMAP_TYPES and leaves:
             order = DEFAULT_SKYMAP_ORDER
-            paths = ", ".join("'" + storage.join(dataset, f).replace("'", "''") + "'" for f in leaves)
-            quoted = '"' + healpix_column.replace('"', '""') + '"'
-            t = Connection().arrow(f"SELECT {quoted} >> {2 * (29 - order)} AS pix, count(*) AS n "
-                                   f"FROM read_parquet([{paths}], hive_partitioning=false) GROUP BY pix")
-            counts = np.zeros(12 * 4**order, dtype=np.int64)
-            counts[t.column("pix").to_numpy(zero_copy_only=False).astype(np.int64)] = t.column("n").to_numpy(zero_copy_only=False)
+            counts = _pixel_counts([storage.join(dataset, f) for f in leaves], healpix_column, 29, order, catalog_url)
             _core.write_skymap_fits(os.path.join(tmp, "skymap.fits"), order, counts)
             storage.write_bytes(storage.join(catalog_url, "skymap.fits"), Path(tmp, "skymap.fits").read_bytes())
             extra["hats_skymap_order"] = str(order)
@@ -184,29 +179,35 @@ def finish_remote_catalog(catalog_url: str, leaves: list[str], healpix_column: s
 def skymap_counts(catalog_dir: str | os.PathLike, order: int) -> np.ndarray:
     """Rows per NESTED pixel at `order` (12*4**order int64 values), counted from the
     leaves' spatial index column in the engine."""
-    from .engine import Connection
-
     catalog_dir = Path(catalog_dir)
     props = read_properties(catalog_dir)
     column = props.get("hats_col_healpix", "_healpix_29")
     column_order = int(props.get("hats_col_healpix_order", "29"))
     if not 0 <= order <= column_order:
         raise ValueError(f"skymap order {order} must be within [0, {column_order}] (the order of {column})")
-    counts = np.zeros(12 * 4**order, dtype=np.int64)
     files = leaf_files(catalog_dir)
-    if not files:
+    return _pixel_counts([str(catalog_dir / "dataset" / f) for f in files], column, column_order, order, catalog_dir)
+
+
+def _pixel_counts(paths: list[str], column: str, column_order: int, order: int, where) -> np.ndarray:
+    """Rows per NESTED pixel at `order` of the leaves at `paths` (local or s3://),
+    from their spatial index `column` (at `column_order`), counted in the engine."""
+    from .engine import Connection
+
+    counts = np.zeros(12 * 4**order, dtype=np.int64)
+    if not paths:
         return counts
-    paths = ", ".join("'" + str(catalog_dir / "dataset" / f).replace("'", "''") + "'" for f in files)
+    listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
     quoted = '"' + column.replace('"', '""') + '"'
     table = Connection().arrow(
         f"SELECT {quoted} >> {2 * (column_order - order)} AS pix, count(*) AS n "
-        f"FROM read_parquet([{paths}], hive_partitioning=false) GROUP BY pix"
+        f"FROM read_parquet([{listed}], hive_partitioning=false) GROUP BY pix"
     )
     if table.column("pix").null_count:
-        raise ValueError(f"{catalog_dir}: some rows have no {column} value")
+        raise ValueError(f"{where}: some rows have no {column} value")
     pix = table.column("pix").to_numpy(zero_copy_only=False).astype(np.int64)
     if len(pix) and (pix.min() < 0 or pix.max() >= len(counts)):
-        raise ValueError(f"{catalog_dir}: {column} holds values outside order {column_order}")
+        raise ValueError(f"{where}: {column} holds values outside order {column_order}")
     counts[pix] = table.column("n").to_numpy(zero_copy_only=False)
     return counts
 

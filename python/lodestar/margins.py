@@ -20,7 +20,7 @@ import numpy as np
 from . import _core
 from .catalog import Catalog, _merge_ranges, _quote_ident
 from .engine import default_connection
-from .writer import leaf_path, write_leaf
+from .writer import kept_partitions, leaf_path, partition_info_csv, write_leaf
 
 MAX_ORDER = 29
 
@@ -83,9 +83,8 @@ def write_margin_catalog(primary: Catalog, out_dir: str | os.PathLike, name: str
 
     schema = pq.read_schema(Path(primary.path) / "dataset" / "_common_metadata")
     pq.write_metadata(schema, cat_dir / "dataset" / "_common_metadata")
-    parts.sort(key=lambda t: (t[1] << (2 * (MAX_ORDER - t[0])), t[0]))
-    with open(cat_dir / "partition_info.csv", "w") as f:
-        f.write("Norder,Npix\n" + "".join(f"{o},{p}\n" for o, p, _ in parts))
+    parts = kept_partitions(parts)
+    (cat_dir / "partition_info.csv").write_text(partition_info_csv(parts))
     props = primary.properties
     margin_props = {
         "obs_collection": name,

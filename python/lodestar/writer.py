@@ -37,15 +37,25 @@ def _check_name(name: str) -> None:
         raise ValueError(f"invalid catalog name {name!r}: use a plain folder name, not starting with '.'")
 
 
+def leaf_relpath(order: int, pixel: int, suffix: str = ".parquet") -> str:
+    """A partition's leaf, relative to the catalog's dataset/ folder (HATS naming)."""
+    return f"Norder={order}/Dir={pixel // 10000 * 10000}/Npix={pixel}{suffix}"
+
+
 def leaf_path(catalog_dir: str | os.PathLike, order: int, pixel: int) -> Path:
-    return Path(catalog_dir) / "dataset" / f"Norder={order}" / f"Dir={pixel // 10000 * 10000}" / f"Npix={pixel}.parquet"
+    return Path(catalog_dir) / "dataset" / leaf_relpath(order, pixel)
 
 
 def leaf_url(catalog_dir: str, order: int, pixel: int) -> str:
     """leaf_path for local folders and s3:// prefixes alike (as a string)."""
     if storage.is_remote(catalog_dir):
-        return storage.join(catalog_dir, "dataset", f"Norder={order}", f"Dir={pixel // 10000 * 10000}", f"Npix={pixel}.parquet")
+        return storage.join(catalog_dir, "dataset", leaf_relpath(order, pixel))
     return str(leaf_path(catalog_dir, order, pixel))
+
+
+def kept_partitions(partitions) -> list[tuple[int, int, int]]:
+    """The (order, pixel, rows) partitions holding rows, in breadth-first HATS order."""
+    return sorted(((o, p, n) for o, p, n in partitions if n > 0), key=lambda t: (t[1] << (2 * (29 - t[0])), t[0]))
 
 
 def _sql_str(s: str) -> str:
@@ -134,7 +144,7 @@ class CatalogWriter:
         # Temporary files of tasks that died mid-write (their retries wrote the leaf again).
         for stray in (cat_dir / "dataset").rglob(".*") if (cat_dir / "dataset").exists() else []:
             stray.unlink(missing_ok=True)
-        kept = sorted(((o, p, n) for o, p, n in partitions if n > 0), key=lambda t: (t[1] << (2 * (29 - t[0])), t[0]))
+        kept = kept_partitions(partitions)
         for o, p, n in partitions:
             if n == 0:
                 leaf_path(cat_dir, o, p).unlink(missing_ok=True)
@@ -145,7 +155,7 @@ class CatalogWriter:
             schema = pq.read_schema(leaf_path(cat_dir, kept[0][0], kept[0][1]))
         (cat_dir / "dataset").mkdir(parents=True, exist_ok=True)
         pq.write_metadata(schema, cat_dir / "dataset" / "_common_metadata")
-        (cat_dir / "partition_info.csv").write_text(_partition_info(kept))
+        (cat_dir / "partition_info.csv").write_text(partition_info_csv(kept))
         (cat_dir / "hats.properties").write_text(self._properties(kept, ra_column, dec_column, dataproduct_type, extra_properties))
         if kept:
             from .hats_extras import finish_catalog_dir
@@ -163,7 +173,7 @@ class CatalogWriter:
         from .catalog import open_catalog
 
         cat_dir = storage.join(self.staging, "catalog")
-        kept = sorted(((o, p, n) for o, p, n in partitions if n > 0), key=lambda t: (t[1] << (2 * (29 - t[0])), t[0]))
+        kept = kept_partitions(partitions)
         empty = [leaf_url(cat_dir, o, p) for o, p, n in partitions if n == 0]
         written = set(storage.list_files(cat_dir))
         for url in empty:
@@ -178,11 +188,11 @@ class CatalogWriter:
         buf = io.BytesIO()
         pq.write_metadata(schema, buf)
         storage.write_bytes(storage.join(cat_dir, "dataset", "_common_metadata"), buf.getvalue())
-        storage.write_bytes(storage.join(cat_dir, "partition_info.csv"), _partition_info(kept).encode())
+        storage.write_bytes(storage.join(cat_dir, "partition_info.csv"), partition_info_csv(kept).encode())
         if kept:
             from .hats_extras import finish_remote_catalog
 
-            rel = [leaf_url("", o, p)[len("dataset/"):] for o, p, _ in kept]
+            rel = [leaf_relpath(o, p) for o, p, _ in kept]
             hp = (extra_properties or {}).get("hats_col_healpix", "_healpix_29")
             added = finish_remote_catalog(cat_dir, rel, hp, dataproduct_type)  # _metadata, skymap.fits
             extra_properties = {**(extra_properties or {}), **added}
@@ -211,5 +221,6 @@ class CatalogWriter:
         return "#HATS catalog\n" + "".join(f"{k}={v}\n" for k, v in props.items())
 
 
-def _partition_info(kept) -> str:
+def partition_info_csv(kept) -> str:
+    """partition_info.csv for (order, pixel, rows) partitions already in breadth-first order."""
     return "Norder,Npix\n" + "".join(f"{o},{p}\n" for o, p, _ in kept)
