@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _core
-from .catalog import Catalog, _merge_ranges, _quote_ident
+from .catalog import Catalog, _quote_ident
 from .engine import default_connection
 from .writer import kept_partitions, leaf_path, partition_info_csv, write_leaf
 
