@@ -199,7 +199,7 @@ class CatalogWriter:
         props = self._properties(kept, ra_column, dec_column, dataproduct_type, extra_properties)
         storage.write_bytes(storage.join(cat_dir, "hats.properties"), props.encode())
         storage.publish(cat_dir, self.target, overwrite=self.overwrite)
-        storage.discard_staging(self.staging)
+        storage.discard_staging(self.staging)  # also aborts uploads of tasks that died mid-write and were retried
         return open_catalog(self.target)
 
     def _properties(self, kept, ra_column, dec_column, dataproduct_type, extra_properties) -> str:
