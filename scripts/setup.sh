@@ -10,7 +10,7 @@ say() { printf '[setup] %s\n' "$*"; }
 
 # --- Debian packages ---------------------------------------------------------
 APT_PACKAGES=(g++ cmake ninja-build make pkg-config curl ca-certificates
-  libhealpix-cxx-dev libcfitsio-dev libcli11-dev libgtest-dev googletest libgsl-dev
+  libhealpix-cxx-dev libcfitsio-dev libcli11-dev libgtest-dev googletest libgsl-dev clang-format
   chromium)  # chromium: the platform's browser test (driven by playwright-core, never downloaded)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
