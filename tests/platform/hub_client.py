@@ -42,6 +42,15 @@ def skip_reason() -> str | None:
             return f"{tool} is not available"
     if not (REPO / "platform" / "node_modules" / ".bin" / "configurable-http-proxy").exists():
         return "configurable-http-proxy is not installed: run `npm ci --ignore-scripts --prefix platform`"
+    # The platform hands this environment to unprivileged users and refuses when they cannot read it
+    # (`lodestar platform up`'s own check), e.g. in a checkout under a private 0700 folder.
+    import sys
+
+    from lodestar.commands.platform import world_accessible
+
+    for site in (p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir() and p.startswith(sys.prefix)):
+        if not world_accessible(Path(site)):
+            return f"the platform serves this environment to unprivileged users, but {site} is not readable by them (a parent folder is private)"
     return None
 
 
