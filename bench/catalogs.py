@@ -91,12 +91,15 @@ def bench_ingest(n: int, work: Path, repeats: int = 3, with_hats_import: bool = 
 def bench_sum_ra(n: int, work: Path, repeats: int = 3) -> dict:
     root = work / "lodestar-roots" / f"scan_{inputs.size_label(n)}"
     sky = work / "inputs" / f"sky_parquet_{inputs.size_label(n)}"
-    if not (root / "scan").exists():
+    # Rebuilt when the engine's leaf format changed since it was cached.
+    stamp, key = root / "scan.stamp", lodestar._core.parquet_write_options
+    if not (root / "scan").exists() or not stamp.exists() or stamp.read_text() != key:
         shutil.rmtree(sky, ignore_errors=True)
         subprocess.run([sys.executable, "-m", "lodestar.cli", "generate-sky", str(sky), "--rows", str(n),
                         "--rows-per-file", str(min(n, 5_000_000)), "--no-progress"], check=True)
         lodestar.ingest(str(sky / "*.parquet"), "scan", root=root, progress=False, overwrite=True)
         shutil.rmtree(sky, ignore_errors=True)
+        stamp.write_text(key)
     cat = lodestar.Catalogs(root).load("scan")
     files = [f for fs in cat.partitions["files"] for f in fs]
     con = lodestar.connect()

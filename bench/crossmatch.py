@@ -42,7 +42,8 @@ def log(message: str) -> None:
 
 def ingest(lodestar, parquet: Path, root: Path, name: str, threshold: int):
     stamp = root / f"{name}.stamp"
-    key = f"{parquet} {parquet.stat().st_mtime} {threshold}"
+    # The leaf format is part of the key: a catalog cached by an older writer is re-ingested.
+    key = f"{parquet} {parquet.stat().st_mtime} {threshold} {lodestar._core.parquet_write_options}"
     if stamp.exists() and stamp.read_text() == key and (root / name).exists():
         return lodestar.Catalogs(root).load(name), None
     t = time.perf_counter()
@@ -97,7 +98,8 @@ def large_catalog(lodestar, work: Path, rows: int) -> tuple:
     sky = work / "inputs" / f"generated_sky_{label}"
     root = work / "lodestar"
     name = f"large_sky_{label}"
-    if not (root / name / "hats.properties").exists():
+    stamp, key = root / f"{name}.stamp", f"{rows} {lodestar._core.parquet_write_options}"
+    if not (root / name / "hats.properties").exists() or not stamp.exists() or stamp.read_text() != key:
         if not sky.exists():
             log(f"generate-sky {rows} rows")
             subprocess.run([sys.executable, "-m", "lodestar.cli", "generate-sky", str(sky), "--rows", str(rows), "--no-progress"],
@@ -106,6 +108,7 @@ def large_catalog(lodestar, work: Path, rows: int) -> tuple:
         t = time.perf_counter()
         lodestar.ingest(str(sky / "*.parquet"), name, root=root, pixel_threshold=1_000_000, overwrite=True, progress=False)
         log(f"ingested in {time.perf_counter() - t:.1f} s")
+        stamp.write_text(key)
     return lodestar.Catalogs(root).load(name)
 
 

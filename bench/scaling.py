@@ -228,7 +228,18 @@ def engine_open_cost() -> float:
     return (time.perf_counter() - t0) / 10
 
 
-def ensure_catalog(path: Path, rows: int, rows_per_file: int) -> list[str]:
+def ensure_catalog(path: Path, rows: int, rows_per_file: int, owned: bool = True) -> list[str]:
+    """The benchmark's Parquet files, generated when missing. Files this benchmark generated earlier with
+    another writer format (their stamp differs; or no stamp, in its own default folder) are generated again;
+    a folder given with --data is replaced only when its stamp shows this benchmark generated it."""
+    from lodestar import _core
+
+    stamp, key = path.with_name(path.name + ".stamp"), f"{rows} {rows_per_file} {_core.parquet_write_options}"
+    stale = stamp.read_text() != key if stamp.exists() else owned
+    if path.exists() and stale and (owned or stamp.exists()):
+        import shutil
+
+        shutil.rmtree(path)
     if not path.exists():
         print(f"generating {rows:,} rows into {path} ...", flush=True)
         cmd = [
@@ -244,6 +255,7 @@ def ensure_catalog(path: Path, rows: int, rows_per_file: int) -> list[str]:
             "--no-progress",
         ]
         subprocess.run(cmd, check=True)
+        stamp.write_text(key)
     files = sorted(str(p) for p in path.glob("*.parquet"))
     if not files:
         raise SystemExit(f"bench/scaling: no Parquet files in {path}")
@@ -440,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("Spark peer: `pip install pyspark` into this venv, or pass --no-spark")
 
     data = args.data or REPO / "out" / "bench" / f"scaling-sky-{args.rows}"
-    files = ensure_catalog(data, args.rows, args.rows_per_file)
+    files = ensure_catalog(data, args.rows, args.rows_per_file, owned=args.data is None)
     if len(files) < args.workers:
         parser.error(f"{len(files)} files cannot keep {args.workers} workers busy: lower --rows-per-file")
     size = sum(os.path.getsize(f) for f in files)

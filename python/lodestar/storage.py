@@ -276,9 +276,11 @@ def publish(staged: str, target: str, overwrite: bool) -> None:
 
 
 def write_parquet_table(table, url: str, row_group_size: int) -> None:
-    """A pyarrow Table as one Parquet object (ZSTD), written through s3fs."""
+    """A pyarrow Table as one Parquet object (the engine's format), written through s3fs."""
     import pyarrow.parquet as pq
 
+    from .parquet_format import pyarrow_write_kwargs
+
     buf = io.BytesIO()
-    pq.write_table(table, buf, compression="zstd", row_group_size=row_group_size)
+    pq.write_table(table, buf, row_group_size=row_group_size, **pyarrow_write_kwargs(table.schema))
     write_bytes(url, buf.getvalue())

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import _core, storage
+from .parquet_format import copy_options, pyarrow_write_kwargs
 from .engine import Connection, default_connection
 
 ROW_GROUP_ROWS = 20_000
@@ -65,7 +66,7 @@ def _sql_str(s: str) -> str:
 def _copy_sorted_sql(source: str, target: str, healpix_column: str) -> str:
     hp = '"' + healpix_column.replace('"', '""') + '"'
     return (f"COPY (SELECT * FROM {source} ORDER BY {hp}) TO {_sql_str(target)} "
-            f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS})")
+            f"{copy_options(ROW_GROUP_ROWS)}")
 
 
 def write_leaf(staging: str, order: int, pixel: int, source, healpix_column: str = "_healpix_29",
@@ -80,7 +81,7 @@ def write_leaf(staging: str, order: int, pixel: int, source, healpix_column: str
     tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}")
     if isinstance(source, pa.Table):
         table = source.sort_by(healpix_column) if source.num_rows else source
-        pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+        pq.write_table(table, tmp, row_group_size=ROW_GROUP_ROWS, **pyarrow_write_kwargs(table.schema))
         rows = table.num_rows
     else:
         con = connection or default_connection()

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "engine/appender.hpp"
+#include "engine/parquet_format.hpp"
 #include "engine/sql_text.hpp"
 
 namespace lodestar {
@@ -72,7 +73,8 @@ std::vector<FitsColumn> read_columns(FitsFile& file, std::vector<std::string>& s
     }
     int type = 0;
     long repeat = 0, width = 0;
-    if (fits_get_eqcoltype(file.get(), c, &type, &repeat, &width, &status)) file.fail(std::string("cannot read type of column ") + name, status);
+    if (fits_get_eqcoltype(file.get(), c, &type, &repeat, &width, &status))
+      file.fail(std::string("cannot read type of column ") + name, status);
     FitsColumn col{c, name, Kind::Real, 0};
     if (type == TSTRING) {
       col.kind = Kind::Text;
@@ -84,8 +86,8 @@ std::vector<FitsColumn> read_columns(FitsFile& file, std::vector<std::string>& s
       col.kind = Kind::Logical;
     } else if (type == TFLOAT || type == TDOUBLE) {
       col.kind = Kind::Real;
-    } else if (type == TBYTE || type == TSBYTE || type == TSHORT || type == TUSHORT || type == TINT || type == TUINT || type == TLONG ||
-               type == TULONG || type == TLONGLONG) {
+    } else if (type == TBYTE || type == TSBYTE || type == TSHORT || type == TUSHORT || type == TINT || type == TUINT ||
+               type == TLONG || type == TULONG || type == TLONGLONG) {
       col.kind = Kind::Integer;
     } else {
       skipped.push_back(std::string(name) + " (unsupported FITS type code " + std::to_string(type) + ")");
@@ -98,19 +100,27 @@ std::vector<FitsColumn> read_columns(FitsFile& file, std::vector<std::string>& s
 
 const char* sql_type(Kind k) {
   switch (k) {
-    case Kind::Integer: return "BIGINT";
-    case Kind::Real: return "DOUBLE";
-    case Kind::Logical: return "BOOLEAN";
-    default: return "VARCHAR";
+    case Kind::Integer:
+      return "BIGINT";
+    case Kind::Real:
+      return "DOUBLE";
+    case Kind::Logical:
+      return "BOOLEAN";
+    default:
+      return "VARCHAR";
   }
 }
 
 duckdb_type duck_type(Kind k) {
   switch (k) {
-    case Kind::Integer: return DUCKDB_TYPE_BIGINT;
-    case Kind::Real: return DUCKDB_TYPE_DOUBLE;
-    case Kind::Logical: return DUCKDB_TYPE_BOOLEAN;
-    default: return DUCKDB_TYPE_VARCHAR;
+    case Kind::Integer:
+      return DUCKDB_TYPE_BIGINT;
+    case Kind::Real:
+      return DUCKDB_TYPE_DOUBLE;
+    case Kind::Logical:
+      return DUCKDB_TYPE_BOOLEAN;
+    default:
+      return DUCKDB_TYPE_VARCHAR;
   }
 }
 
@@ -162,7 +172,8 @@ void read_into(FitsFile& file, const FitsColumn& col, LONGLONG first, long n, du
 
 }  // namespace
 
-FitsConversion convert_fits_table(Engine& engine, const std::string& fits_path, const std::string& out_prefix, int64_t rows_per_file) {
+FitsConversion convert_fits_table(Engine& engine, const std::string& fits_path, const std::string& out_prefix,
+                                  int64_t rows_per_file) {
   FitsFile file(fits_path);
   move_to_table(file);
   FitsConversion result;
@@ -187,7 +198,7 @@ FitsConversion convert_fits_table(Engine& engine, const std::string& fits_path, 
     char suffix[32];
     std::snprintf(suffix, sizeof suffix, "-%05d.parquet", file_index++);
     const std::string out = out_prefix + suffix;
-    run_query(con.get(), "COPY fits_batch TO " + sql_string_literal(out) + " (FORMAT parquet, COMPRESSION zstd)");
+    run_query(con.get(), "COPY fits_batch TO " + sql_string_literal(out) + parquet_copy_options());
     run_query(con.get(), "DELETE FROM fits_batch");
     result.parquet_files.push_back(out);
   };

@@ -24,6 +24,7 @@
 #include "catalog/hats_catalog.hpp"
 #include "catalog/skymap_fits.hpp"
 #include "engine/engine.hpp"
+#include "engine/parquet_format.hpp"
 #include "engine/sql_text.hpp"
 #include "lodestar_version.hpp"
 
@@ -196,24 +197,41 @@ QueryResult run_with_progress(duckdb_connection con, const std::string& sql, con
 
 int64_t rows_written(QueryResult& r) { return duckdb_value_int64(r.raw(), 0, 0); }
 
-// Calls fn(values, validity, n) for the BIGINT column `column` of `table`,
-// in rowid order, reading slices of `slice_rows` rows: each slice is one
-// materialized result, so memory stays bounded whatever the table's size.
+// Calls fn(values, validity, n) for the BIGINT column `column` of `table`, in
+// rowid order, chunk by chunk from a streaming result: nothing is
+// materialized, so memory stays bounded whatever the table's size (and a
+// materialized copy of the column cost more than the scan itself).
 void for_each_int64_chunk(duckdb_connection con, const std::string& table, const std::string& column,
-                          const std::function<void(const int64_t*, const uint64_t*, idx_t)>& fn, int64_t slice_rows = 1 << 22) {
-  QueryResult count = run_query(con, "SELECT count(*) FROM " + table);
-  const int64_t rows = duckdb_value_int64(count.raw(), 0, 0);
-  for (int64_t begin = 0; begin < rows; begin += slice_rows) {
-    QueryResult r = run_query(con, "SELECT " + column + " FROM " + table + " WHERE rowid >= " + std::to_string(begin) +
-                                       " AND rowid < " + std::to_string(begin + slice_rows));
-    while (true) {
-      DataChunk chunk(duckdb_fetch_chunk(*r.raw()));
-      if (!chunk) break;
-      duckdb_vector v = duckdb_data_chunk_get_vector(chunk.get(), 0);
-      fn(static_cast<const int64_t*>(duckdb_vector_get_data(v)), duckdb_vector_get_validity(v),
-         duckdb_data_chunk_get_size(chunk.get()));
-    }
+                          const std::function<void(const int64_t*, const uint64_t*, idx_t)>& fn) {
+  const std::string sql = "SELECT " + column + " FROM " + table;
+  duckdb_prepared_statement stmt = nullptr;
+  auto fail = [&](const char* what) -> Error { return Error(sql + ": " + (what ? what : "query failed")); };
+  if (duckdb_prepare(con, sql.c_str(), &stmt) == DuckDBError) {
+    const Error e = fail(duckdb_prepare_error(stmt));
+    duckdb_destroy_prepare(&stmt);
+    throw e;
   }
+  duckdb_pending_result pending = nullptr;
+  const duckdb_state pstate = duckdb_pending_prepared_streaming(stmt, &pending);
+  duckdb_destroy_prepare(&stmt);
+  if (pstate == DuckDBError) {
+    const Error e = fail(duckdb_pending_error(pending));
+    duckdb_destroy_pending(&pending);
+    throw e;
+  }
+  QueryResult r;
+  const duckdb_state state = duckdb_execute_pending(pending, r.raw());
+  r.mark_valid();
+  duckdb_destroy_pending(&pending);
+  if (state == DuckDBError) throw fail(duckdb_result_error(r.raw()));
+  while (true) {
+    DataChunk chunk(duckdb_fetch_chunk(*r.raw()));
+    if (!chunk) break;
+    duckdb_vector v = duckdb_data_chunk_get_vector(chunk.get(), 0);
+    fn(static_cast<const int64_t*>(duckdb_vector_get_data(v)), duckdb_vector_get_validity(v),
+       duckdb_data_chunk_get_size(chunk.get()));
+  }
+  if (const char* e = duckdb_result_error(r.raw())) throw fail(e);
 }
 
 // The staging folder of an ingest: <root>/.ingest-<name>-<pid>. Stale ones of
@@ -437,6 +455,7 @@ class Ingest {
   }
 
   static constexpr const char* kStaged = "staged";
+  int64_t staged_rows_ = 0;  // rows of the staged table (valid coordinates or not)
 
   // Pass 1: one read of the input, adding _healpix_29 (NULL for invalid
   // coordinates), sorted by it into a table of the ingest's in-memory
@@ -452,7 +471,8 @@ class Ingest {
     try {
       std::function<void(double, int64_t)> report;
       if (o_.on_progress) report = [&](double f, int64_t rows) { progress("read", f, rows, 0); };
-      run_with_progress(con_.get(), sql, report);
+      QueryResult r = run_with_progress(con_.get(), sql, report);
+      staged_rows_ = rows_written(r);
     } catch (const Error& e) {
       throw Error(describe_inputs() + ": " + e.what());
     }
@@ -466,6 +486,9 @@ class Ingest {
   std::vector<PixelCount> histogram(int64_t& invalid) {
     const int shift = 2 * (29 - o_.highest_order);
     std::vector<PixelCount> h;
+    // At most one entry per row or per pixel; reserving the bound costs
+    // address space only, and spares the copies of a growing vector.
+    h.reserve(static_cast<size_t>(std::min<int64_t>(staged_rows_, healpix_npix(o_.highest_order))));
     bool sorted = true;
     invalid = 0;
     for_each_int64_chunk(con_.get(), kStaged, "_healpix_29", [&](const int64_t* v, const uint64_t* valid, idx_t n) {
@@ -553,7 +576,7 @@ class Ingest {
   void write_leaves() {
     const std::string dataset = staging_ + "/catalog/dataset";
     const std::string cols = select_columns() + ", _healpix_29";
-    const std::string options = " (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE " + std::to_string(o_.row_group_rows) + ")";
+    const std::string options = parquet_copy_options(o_.row_group_rows);
     int64_t written = 0;
     for (const auto& p : report_.partitions) {
       const PixelRange range = to_order29({p.pixel, p.pixel + 1}, p.order);

@@ -12,42 +12,53 @@ namespace {
 
 // The histogram as sorted, distinct pixels with prefix sums of their counts,
 // so that the rows of any pixel of a coarser order (a contiguous range of
-// finest-order pixels) are a difference of two prefix sums.
+// finest-order pixels) are a difference of two prefix sums. The ingest's
+// histogram (millions of pixels) is already sorted and distinct and is used
+// in place: copying it cost more than planning (fresh pages fault on a VM).
 class SortedHistogram {
  public:
   SortedHistogram(const std::vector<PixelCount>& histogram, int order) {
-    std::vector<PixelCount> h;
-    h.reserve(histogram.size());
-    for (const auto& pc : histogram) {
-      if (pc.count <= 0) continue;
-      if (pc.pixel < 0 || pc.pixel >= healpix_npix(order))
+    const int64_t npix = healpix_npix(order);
+    bool clean = true;
+    for (size_t i = 0; i < histogram.size(); ++i) {
+      const PixelCount& pc = histogram[i];
+      if (pc.count <= 0 || (i > 0 && histogram[i - 1].pixel >= pc.pixel)) clean = false;
+      if (pc.count > 0 && (pc.pixel < 0 || pc.pixel >= npix))
         throw Error("histogram pixel " + std::to_string(pc.pixel) + " is not a pixel of order " + std::to_string(order));
-      h.push_back(pc);
     }
-    // The ingest passes a sorted histogram; other callers need not.
-    if (!std::is_sorted(h.begin(), h.end(), [](const PixelCount& a, const PixelCount& b) { return a.pixel < b.pixel; }))
-      std::sort(h.begin(), h.end(), [](const PixelCount& a, const PixelCount& b) { return a.pixel < b.pixel; });
-    pixels_.reserve(h.size());
-    prefix_.reserve(h.size() + 1);
-    prefix_.push_back(0);
-    for (const auto& pc : h) {
-      if (!pixels_.empty() && pixels_.back() == pc.pixel) {
-        prefix_.back() += pc.count;
-        continue;
+    if (!clean) {
+      // Other callers may pass any order, duplicates or empty pixels.
+      for (const auto& pc : histogram)
+        if (pc.count > 0) own_.push_back(pc);
+      std::sort(own_.begin(), own_.end(), [](const PixelCount& a, const PixelCount& b) { return a.pixel < b.pixel; });
+      size_t out = 0;
+      for (size_t i = 0; i < own_.size(); ++i) {
+        if (out > 0 && own_[out - 1].pixel == own_[i].pixel)
+          own_[out - 1].count += own_[i].count;
+        else
+          own_[out++] = own_[i];
       }
-      pixels_.push_back(pc.pixel);
-      prefix_.push_back(prefix_.back() + pc.count);
+      own_.resize(out);
     }
+    const std::vector<PixelCount>& h = clean ? histogram : own_;
+    pixels_ = h.data();
+    size_ = h.size();
+    prefix_.resize(size_ + 1);
+    prefix_[0] = 0;
+    for (size_t i = 0; i < size_; ++i) prefix_[i + 1] = prefix_[i] + h[i].count;
   }
   // Rows in finest-order pixels [begin, end).
   int64_t rows_in(int64_t begin, int64_t end) const {
-    const auto lo = std::lower_bound(pixels_.begin(), pixels_.end(), begin) - pixels_.begin();
-    const auto hi = std::lower_bound(pixels_.begin() + lo, pixels_.end(), end) - pixels_.begin();
-    return prefix_[hi] - prefix_[lo];
+    auto below = [](const PixelCount& pc, int64_t v) { return pc.pixel < v; };
+    const PixelCount* lo = std::lower_bound(pixels_, pixels_ + size_, begin, below);
+    const PixelCount* hi = std::lower_bound(lo, pixels_ + size_, end, below);
+    return prefix_[hi - pixels_] - prefix_[lo - pixels_];
   }
 
  private:
-  std::vector<int64_t> pixels_;
+  std::vector<PixelCount> own_;  // used only when the input needed cleaning
+  const PixelCount* pixels_ = nullptr;
+  size_t size_ = 0;
   std::vector<int64_t> prefix_;  // prefix_[i]: rows in pixels_[0..i)
 };
 

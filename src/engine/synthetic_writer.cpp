@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "engine/appender.hpp"
+#include "engine/parquet_format.hpp"
 #include "engine/sql_text.hpp"
 
 namespace fs = std::filesystem;
@@ -53,7 +54,9 @@ void write_synthetic_sky(Engine& engine, const std::string& out_dir, const Synth
   fs::create_directories(staging);
   try {
     Connection con = engine.connect();
-    run_query(con.get(), "CREATE TEMP TABLE synthetic_batch(source_id BIGINT, ra DOUBLE, dec DOUBLE, mag_g DOUBLE, mag_r DOUBLE, mag_err DOUBLE)");
+    run_query(
+        con.get(),
+        "CREATE TEMP TABLE synthetic_batch(source_id BIGINT, ra DOUBLE, dec DOUBLE, mag_g DOUBLE, mag_r DOUBLE, mag_err DOUBLE)");
     SyntheticSkyColumns cols;
     int file_index = 0;
     for (int64_t first = 0; first < options.rows; first += options.rows_per_file, ++file_index) {
@@ -65,7 +68,7 @@ void write_synthetic_sky(Engine& engine, const std::string& out_dir, const Synth
       }
       char name[32];
       std::snprintf(name, sizeof name, "part-%05d.parquet", file_index);
-      run_query(con.get(), "COPY synthetic_batch TO " + sql_string_literal((staging / name).string()) + " (FORMAT parquet, COMPRESSION zstd)");
+      run_query(con.get(), "COPY synthetic_batch TO " + sql_string_literal((staging / name).string()) + parquet_copy_options());
       run_query(con.get(), "DELETE FROM synthetic_batch");
       if (options.on_progress) options.on_progress(first + n);
     }

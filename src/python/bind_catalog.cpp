@@ -62,13 +62,9 @@ py::dict report_to_dict(const IngestReport& r) {
   d["dec_column"] = r.dec_column;
   d["notes"] = r.notes;
   d["histogram_order"] = r.histogram_order;
-  py::array_t<int64_t> pix(r.histogram.size()), counts(r.histogram.size());
-  for (size_t i = 0; i < r.histogram.size(); ++i) {
-    pix.mutable_at(i) = r.histogram[i].pixel;
-    counts.mutable_at(i) = r.histogram[i].count;
-  }
-  d["histogram_pixels"] = pix;
-  d["histogram_counts"] = counts;
+  // The histogram itself (millions of pixels) stays in C++: it is in the catalog's skymap.fits, and
+  // converting it took 0.2 s at 1e7 rows.
+  d["histogram_pixels_nonempty"] = r.histogram.size();
   py::dict phases;
   for (const auto& [phase, seconds] : r.phase_seconds) phases[py::str(phase)] = seconds;
   d["phase_seconds"] = phases;

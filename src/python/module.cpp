@@ -9,12 +9,13 @@
 #include <memory>
 #include <optional>
 
-#include "python/bindings.hpp"
 #include "core/healpix_index.hpp"
 #include "core/sky_angles.hpp"
 #include "engine/arrow_export.hpp"
 #include "engine/engine.hpp"
+#include "engine/parquet_format.hpp"
 #include "lodestar_version.hpp"
+#include "python/bindings.hpp"
 
 namespace py = pybind11;
 using namespace lodestar;
@@ -106,6 +107,8 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "Lodestar's C++ engine (internal; use the lodestar package)";
   m.attr("__version__") = LODESTAR_VERSION;
   m.attr("duckdb_version") = LODESTAR_DUCKDB_VERSION;
+  // The Parquet format of every file the engine writes; the Python writers use the same (lodestar/writer.py).
+  m.attr("parquet_write_options") = kParquetWriteOptions;
   py::register_exception<Error>(m, "LodestarError", PyExc_RuntimeError);
   auto sections = lodestar::python::binding_sections();
   std::stable_sort(sections.begin(), sections.end(), [](const auto& a, const auto& b) { return a.priority < b.priority; });
@@ -113,7 +116,6 @@ PYBIND11_MODULE(_core, m) {
 }
 
 LODESTAR_PYTHON_BINDING_PRIORITY(engine, 0) {
-
   py::class_<ResultStream>(m, "ResultStream")
       .def("__arrow_c_stream__", &ResultStream::arrow_c_stream, py::arg("requested_schema") = py::none());
 

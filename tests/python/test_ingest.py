@@ -35,6 +35,39 @@ def test_small_sky_csv_round_trip(tmp_path, threshold):
     assert int(props["hats_order"]) == rows["__Norder"].max()
 
 
+def leaf_encodings(path) -> dict:
+    """Column -> set of data encodings of a Parquet file, and its compression codecs."""
+    md = pq.ParquetFile(path).metadata
+    out = {}
+    for g in range(md.num_row_groups):
+        for c in range(md.num_columns):
+            col = md.row_group(g).column(c)
+            out.setdefault(col.path_in_schema, set()).update(set(col.encodings) - {"RLE"})
+            out.setdefault("__codecs", set()).add(col.compression)
+    return out
+
+
+def test_leaves_use_zstd_and_v2_encodings(tmp_path):
+    """docs/formats.md: leaves are ZSTD with Parquet's V2 encodings (BYTE_STREAM_SPLIT for floats, DELTA for
+    integers), from the engine's ingest and from pyarrow writes of a catalog alike; pyarrow reads them back."""
+    csv = shared_path("hats-fixtures", "raw", "small_sky", "small_sky.csv")
+    cat = ingest(csv, "small_sky", tmp_path, highest_order=6)
+    leaf = next((tmp_path / "small_sky" / "dataset").glob("Norder=*/Dir=*/Npix=*.parquet"))
+    enc = leaf_encodings(leaf)
+    assert enc["__codecs"] == {"ZSTD"}
+    assert enc["ra"] == enc["dec"] == {"BYTE_STREAM_SPLIT"}
+    assert enc["_healpix_29"] == {"DELTA_BINARY_PACKED"}
+    from lodestar.parquet_format import pyarrow_write_kwargs
+
+    table = pq.read_table(leaf)
+    out = tmp_path / "copy.parquet"
+    pq.write_table(table, out, **pyarrow_write_kwargs(table.schema))
+    enc2 = leaf_encodings(out)
+    assert enc2["__codecs"] == {"ZSTD"} and enc2["ra"] == {"BYTE_STREAM_SPLIT"} and enc2["_healpix_29"] == {"DELTA_BINARY_PACKED"}
+    assert pq.read_table(out).equals(table)
+    assert cat.count() == len(pd.read_csv(csv))
+
+
 def test_source_csv_round_trip_with_named_columns(tmp_path):
     csv = shared_path("hats-fixtures", "raw", "small_sky_source", "small_sky_source.csv")
     ingest(csv, "src", tmp_path, ra="source_ra", dec="source_dec", pixel_threshold=3000)
