@@ -158,6 +158,14 @@ def main(argv=None) -> int:
             cones = np.stack([rng.uniform(0, 360, args.cones), np.degrees(np.arcsin(rng.uniform(-1, 1, args.cones)))], axis=1)
             log(f"cones: lodestar on {cone_rows:,} rows")
             mine["cone_large"] = dict(cone_latency(big, cones), catalog_rows=cone_rows, partitions=len(big.partitions))
+            if "lsdb" in enabled:
+                # LSDB on the same catalog (it opens Lodestar's HATS catalogs), reading every column as Lodestar does.
+                from peers import lsdb_peer
+
+                log(f"cones: lsdb on {cone_rows:,} rows")
+                lsdb_large = lsdb_peer.cone_latency(work / "lodestar" / big.name, cones, columns=list(big.columns))
+                report["benchmarks"].setdefault("cone_large", {})["lsdb"] = lsdb_large
+                report["agreement"]["cone_large_rows"] = agreement(dict(lsdb=lsdb_large, lodestar=mine["cone_large"]), "rows")
 
     speedup_base = {k: v["seconds"] for k, v in mine.items() if k.startswith("crossmatch")}
     print(run_peers.format_table(report, lodestar=speedup_base))
@@ -173,6 +181,9 @@ def main(argv=None) -> int:
         else:
             extra = f" on {r['catalog_rows']:,} rows ({r['partitions']} partitions)" if "catalog_rows" in r else " (dense field)"
             print(f"lodestar {key}{extra}: p50 {r['p50_ms']:.2f} ms, p95 {r['p95_ms']:.2f} ms, {r['rows']:,} rows in {r['cones']} cones")
+            for peer, pr in report["benchmarks"].get(key, {}).items():
+                if pr.get("p50_ms"):
+                    print(f"    vs {peer:<8} p50 {pr['p50_ms']:7.2f} ms -> lodestar {pr['p50_ms'] / r['p50_ms']:6.1f}x")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, default=str))

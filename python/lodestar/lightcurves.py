@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 from . import _core
 from .catalog import Catalog, PartitionTask, _quote_ident, _with_derived, open_catalog, read_partition
 from .engine import arrow_to_pandas, default_connection
+from .partition_slices import range_filters, range_sql, slice_bounds
 
 LC_COLUMN = "lc"
 MAX_ORDER = 29
@@ -458,15 +459,25 @@ def build_light_curves(
 # --- per-partition kernels --------------------------------------------------------------------------------------------
 
 
-def _read_lc_partition(task: PartitionTask) -> pa.Table:
-    """One partition's rows. A plain partition (no filter, no derived column) of local Parquet files is read
+def _read_lc_partition(task: PartitionTask, bounds: tuple = (None, None), healpix_column: str = "_healpix_29") -> pa.Table:
+    """One partition's rows, or those of one slice of it (`bounds`: a half-open `_healpix_29` interval, see
+    lodestar.partition_slices). A plain partition (no filter, no derived column) of local Parquet files is read
     with pyarrow directly: the same rows in the same order as through the engine, without the engine's Arrow
     conversion of the nested column, and in parallel across executor threads. Anything else goes through the
     engine (`read_partition`)."""
     plain = task.where.strip() == "true" and not task.derived and task.files and all(os.path.isfile(f) for f in task.files)
     if not plain:
+        if bounds != (None, None):
+            task = replace(task, where=f"({task.where}) AND {range_sql(healpix_column, *bounds)}")
         return read_partition(task)
-    return pq.read_table(list(task.files), columns=task.columns, use_threads=False)
+    return pq.read_table(list(task.files), columns=task.columns, use_threads=False,
+                         filters=range_filters(healpix_column, *bounds))
+
+
+def _per_slice(fn, task: PartitionTask, healpix_column: str) -> list:
+    """fn(table) for each slice of the partition, in order: one slice (the whole partition) unless it holds more
+    than the per-task budget (LODESTAR_TASK_BYTES), so a task's memory stays bounded."""
+    return [fn(_read_lc_partition(task, b, healpix_column)) for b in slice_bounds(list(task.files), task.columns, healpix_column)]
 
 
 def _lc_task(catalog: Catalog, id_col: str, column: str, extra: Sequence[str] = ()) -> list[PartitionTask]:
@@ -475,8 +486,11 @@ def _lc_task(catalog: Catalog, id_col: str, column: str, extra: Sequence[str] = 
 
 
 def _features_partition(args) -> pd.DataFrame:
-    task, id_col, column, fields = args
-    table = _read_lc_partition(task)
+    task, id_col, column, fields, hp = args
+    return _concat(_per_slice(lambda table: _features_table(table, id_col, column, fields), task, hp), _features_partition_empty(id_col))
+
+
+def _features_table(table: pa.Table, id_col: str, column: str, fields) -> pd.DataFrame:
     ids = table.column(id_col).to_numpy(zero_copy_only=False)
     csr = nested_to_csr(table.column(column), fields, ids)
     out = _core.lightcurve_features(csr["offsets"], csr["time"], csr["mag"], csr["mag_err"], csr["band"])
@@ -496,7 +510,8 @@ def light_curve_features(catalog: Catalog, column: str = LC_COLUMN, id_column: s
 
     id_col = _id_column(catalog, id_column)
     _struct_fields(catalog, column)
-    tasks = [(t, id_col, column, fields) for t in _lc_task(catalog, id_col, column)]
+    hp = catalog._meta["healpix_column"]
+    tasks = [(t, id_col, column, fields, hp) for t in _lc_task(catalog, id_col, column)]
     parts = get_executor(client, executor).map(_features_partition, tasks, desc=f"features {catalog.name}", progress=progress)
     return _concat(parts, _features_partition_empty(id_col))
 
@@ -516,9 +531,19 @@ DIMMING_DEFAULTS = dict(k_sigma=3.0, min_points=3, min_depth_mag=0.05, extend_si
 
 
 def _dimming_partition(args) -> pd.DataFrame:
-    task, id_col, ra_col, dec_col, column, fields, params = args
+    task, id_col, ra_col, dec_col, column, fields, params, hp = args
     cpu = time.thread_time()
-    table = _read_lc_partition(task)
+    parts = _per_slice(lambda table: _dimming_table(table, id_col, ra_col, dec_col, column, fields, params), task, hp)
+    # Slices without events are left out of the concatenation (their empty columns would change dtypes).
+    found = [p for p in parts if len(p)] or parts[:1]
+    df = pd.concat(found, ignore_index=True) if len(found) > 1 else found[0].copy()
+    for k in ("detections", "light_curves"):
+        df.attrs[k] = sum(p.attrs[k] for p in parts)
+    df.attrs["cpu_seconds"] = time.thread_time() - cpu  # this task's CPU time (read, convert, search), for benchmarks
+    return df
+
+
+def _dimming_table(table: pa.Table, id_col, ra_col, dec_col, column, fields, params) -> pd.DataFrame:
     ids = table.column(id_col).to_numpy(zero_copy_only=False)
     csr = nested_to_csr(table.column(column), fields, ids)
     ev = _core.find_dimming_events(csr["offsets"], csr["time"], csr["mag"], csr["mag_err"], csr["band"], **params)
@@ -529,7 +554,6 @@ def _dimming_partition(args) -> pd.DataFrame:
     df["bands"] = [",".join(BAND_LABELS[[b for b in range(3) if m >> b & 1]]) for m in df["bands_mask"].to_numpy()]
     df.attrs["detections"] = int(csr["offsets"][-1])
     df.attrs["light_curves"] = len(ids)
-    df.attrs["cpu_seconds"] = time.thread_time() - cpu  # this task's CPU time (read, convert, search), for benchmarks
     return df
 
 
@@ -554,7 +578,8 @@ def find_dimming_events(catalog: Catalog, k_sigma: float = 3.0, min_points: int 
     id_col = _id_column(catalog, id_column)
     _struct_fields(catalog, column)
     ra_col, dec_col = catalog.ra_column, catalog.dec_column
-    tasks = [(t, id_col, ra_col, dec_col, column, fields, params) for t in _lc_task(catalog, id_col, column, [ra_col, dec_col])]
+    hp = catalog._meta["healpix_column"]
+    tasks = [(t, id_col, ra_col, dec_col, column, fields, params, hp) for t in _lc_task(catalog, id_col, column, [ra_col, dec_col])]
     # Bad parameters fail before any work, with the kernel's message; the empty result has every column.
     empty = _core.find_dimming_events(np.zeros(1, np.int64), np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0, np.int64), **params)
     empty.pop("object_index")
@@ -573,8 +598,13 @@ def find_dimming_events(catalog: Catalog, k_sigma: float = 3.0, min_points: int 
 
 
 def _map_partition(args) -> pd.DataFrame:
-    task, id_col, column, names, fn, kwargs = args
-    table = _read_lc_partition(task)
+    task, id_col, column, names, fn, kwargs, hp = args
+    parts = _per_slice(lambda table: _map_table(table, id_col, column, names, fn, kwargs), task, hp)
+    found = [p for p in parts if len(p)] or parts[:1]
+    return pd.concat(found, ignore_index=True) if len(found) > 1 else found[0]
+
+
+def _map_table(table: pa.Table, id_col, column, names, fn, kwargs) -> pd.DataFrame:
     ids = table.column(id_col).to_numpy(zero_copy_only=False)
     arr = table.column(column).combine_chunks()
     children = dict(zip([f.name for f in arr.type], arr.flatten()))
@@ -625,7 +655,8 @@ def map_light_curves(catalog: Catalog, fn: Callable, column: str = LC_COLUMN, fi
             raise KeyError(f"column {column!r} has no field(s) {missing}; fields: {available}")
     if not callable(fn):
         raise TypeError(f"map_light_curves needs a function, got {type(fn).__name__}")
-    tasks = [(t, id_col, column, names, fn, kwargs) for t in _lc_task(catalog, id_col, column)]
+    hp = catalog._meta["healpix_column"]
+    tasks = [(t, id_col, column, names, fn, kwargs, hp) for t in _lc_task(catalog, id_col, column)]
     parts = get_executor(client, executor).map(_map_partition, tasks, desc=f"map {catalog.name}", progress=progress)
     return _concat(parts, pd.DataFrame(columns=[id_col, "result"]))
 

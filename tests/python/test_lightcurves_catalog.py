@@ -391,3 +391,62 @@ def test_s82_rrlyrae_light_curves(tmp_path):
     assert f[f.band == "g"].amplitude.median() > 0.2 and f.chi2_reduced.median() > 10
     ev = cat.find_dimming_events(include_periodic=True, progress=False)
     print(f"S82 RR Lyrae: {len(cat)} light curves, {len(ev)} events ({ev.periodic.sum()} periodic)")
+
+
+def test_per_row_operations_in_row_group_slices_equal_whole_partitions(catalogs, root, monkeypatch):
+    """Issue 6: a partition larger than a task's budget (LODESTAR_TASK_BYTES) is read and processed in slices of
+    its row groups; features, the dimming search and map_light_curves give the same rows as whole partitions."""
+    import pyarrow.parquet as pq
+
+    import shutil
+
+    from lodestar.partition_slices import slice_bounds
+
+    build_light_curves(catalogs.load("ztf_detections"), name="lcs_sliced", root=root, objects=catalogs.load("ztf_objects"),
+                       pixel_threshold=800, progress=False, overwrite=True)
+    # Its leaves rewritten with many small row groups (DuckDB's writer makes at least 2048-row groups).
+    shutil.rmtree(root / "lcs_small_groups", ignore_errors=True)
+    shutil.copytree(root / "lcs_sliced", root / "lcs_small_groups")
+    for leaf in (root / "lcs_small_groups" / "dataset").glob("Norder=*/Dir=*/Npix=*.parquet"):
+        pq.write_table(pq.read_table(leaf), leaf, row_group_size=40)
+    lcs = lodestar.open_catalog(root / "lcs_small_groups")
+    tasks = lcs.partition_tasks()
+    assert max(pq.ParquetFile(f).metadata.num_row_groups for t in tasks for f in t.files) >= 10
+
+    def run():
+        f = lcs.light_curve_features().sort_values(["object_id", "band"]).reset_index(drop=True)
+        d = lcs.find_dimming_events(include_periodic=True, progress=False).sort_values(["object_id", "start"]).reset_index(drop=True)
+        m = lcs.map_light_curves(summary).sort_values("object_id").reset_index(drop=True)
+        return f, d, m
+
+    whole = run()
+    monkeypatch.setenv("LODESTAR_TASK_BYTES", "30000")
+    slices = [slice_bounds(list(t.files), t.columns) for t in tasks]
+    assert max(len(s) for s in slices) >= 5
+    sliced = run()
+    for a, b in zip(whole, sliced):
+        assert len(a) > 0
+        pd.testing.assert_frame_equal(a, b)
+    assert sliced[0].object_id.nunique() == len(lcs)
+
+
+def test_slices_hold_every_row_once_when_values_straddle_row_groups(tmp_path, monkeypatch):
+    """Cut points are row-group starts and intervals are half-open: a run of equal `_healpix_29` values split
+    across row groups lands in one slice."""
+    import pyarrow.parquet as pq
+
+    from lodestar.partition_slices import range_filters, slice_bounds
+
+    hp = np.repeat(np.arange(50, dtype=np.int64), 7)  # runs of 7 equal values; row groups of 10 split them
+    path = tmp_path / "leaf.parquet"
+    pq.write_table(pa.table({"x": np.arange(len(hp), dtype=np.float64), "_healpix_29": hp}), path, row_group_size=10)
+    bounds = slice_bounds([str(path)], None, budget=200)
+    assert len(bounds) > 5 and bounds[0][0] is None and bounds[-1][1] is None
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+    got = [pq.read_table(path, filters=range_filters("_healpix_29", lo, hi)) for lo, hi in bounds]
+    xs = np.concatenate([t.column("x").to_numpy() for t in got])
+    np.testing.assert_array_equal(xs, np.arange(len(hp)))  # every row once, in order
+    assert slice_bounds([str(path)], None, budget=10**9) == [(None, None)]
+    monkeypatch.setenv("LODESTAR_TASK_BYTES", "lots")
+    with pytest.raises(ValueError, match="LODESTAR_TASK_BYTES"):
+        slice_bounds([str(path)], None)
