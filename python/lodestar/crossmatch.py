@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,7 @@ import pyarrow as pa
 from . import _core, storage
 from .catalog import MAX_ORDER, Catalog, PartitionTask, _quote_ident, read_partition
 from .engine import arrow_to_pandas
+from .partition_slices import range_sql, slice_bounds
 from .search import coverage_order
 
 DIST_COLUMN = "_dist_arcsec"
@@ -184,6 +185,8 @@ class XmatchTask:
     used_margin: bool
     count_only: bool = False
     stats: dict = field(default_factory=dict)
+    left_healpix: str = "_healpix_29"
+    right_healpix: str = "_healpix_29"
 
 
 def _coords(table: pa.Table, ra: str, dec: str) -> tuple[np.ndarray, np.ndarray]:
@@ -242,8 +245,48 @@ def _kernel(lra, ldec, rra, rdec, n_left: int, o: XmatchOptions):
     return _finish_pairs(li, ri, dist, n_left, o)
 
 
+# A left partition over the per-task budget (LODESTAR_TASK_BYTES) is matched in slices of its row groups, each with
+# only the right rows near it: the slice's `_healpix_29` interval is covered by pixels SLICE_ORDER_STEPS orders
+# below the partition's, and the right reads are cut to their neighbourhoods (the same completeness argument as
+# for the whole partition: every point within the radius of a left row lies in the neighbourhood of its pixel).
+SLICE_ORDER_STEPS = 3
+
+
+def _slice_tasks(task: XmatchTask, bounds: list) -> list[XmatchTask]:
+    radius_deg = task.options.radius_arcsec / 3600.0
+    shift = 2 * (MAX_ORDER - task.order)
+    plo, phi = task.pixel << shift, (task.pixel + 1) << shift
+    k = min(MAX_ORDER, task.order + SLICE_ORDER_STEPS)
+    kshift = 2 * (MAX_ORDER - k)
+    out = []
+    for lo, hi in bounds:
+        a, b = (plo if lo is None else lo), (phi if hi is None else hi)
+        pixels = range(a >> kshift, ((b - 1) >> kshift) + 1)
+        hood = merge_ranges(np.concatenate([neighbourhood29(k, p, radius_deg) for p in pixels]))
+        left = replace(task.left, where=f"({task.left.where}) AND {range_sql(task.left_healpix, lo, hi)}")
+        right = [replace(rt, where=f"({rt.where}) AND {_ranges_sql(task.right_healpix, hood)}") for rt in task.right]
+        if task.options.self_match:
+            # The partition's own rows near the slice but outside it (the slice's rows come first, as left rows).
+            near = _subtract(_clip(hood, plo, phi), a, b)
+            if len(near):
+                right.insert(0, replace(task.left, where=f"({task.left.where}) AND {_ranges_sql(task.left_healpix, near)}"))
+        out.append(replace(task, left=left, right=right))
+    return out
+
+
 def run_task(task: XmatchTask):
-    """Crossmatch one left partition; returns the result table (or its row count)."""
+    """Crossmatch one left partition (in slices when it exceeds the per-task budget); returns the result table
+    (or its row count)."""
+    bounds = slice_bounds(list(task.left.files), task.left.columns, task.left_healpix)
+    if len(bounds) == 1:
+        return _run_whole_task(task)
+    parts = [_run_whole_task(t) for t in _slice_tasks(task, bounds)]
+    if task.count_only:
+        return int(sum(parts))
+    return pa.concat_tables(parts)
+
+
+def _run_whole_task(task: XmatchTask):
     o = task.options
     left = read_partition(task.left)
     right = _right_rows(task, left) if left.num_rows else task.right_schema.empty_table()
@@ -448,7 +491,7 @@ class CrossmatchResult:
             n_margin += used_margin
             n_neigh += not used_margin
             tasks.append(XmatchTask(lt.order, lt.pixel, lt, reads, lcoords, rcoords, left_out, right_out, right_schema, o,
-                                    used_margin, count_only))
+                                    used_margin, count_only, left_healpix=left._meta["healpix_column"], right_healpix=rhp))
         self.stats = {"left_partitions": len(left_plan.partition_tasks()), "tasks": len(tasks), "tasks_using_margin": n_margin,
                       "tasks_reading_neighbours": n_neigh, "margin": margin_note}
         return tasks

@@ -9,7 +9,8 @@ each with about `budget` bytes of the columns read (uncompressed sizes from the
 footers). A task then reads, processes and drops one slice at a time.
 
 Per-row operations (light-curve features, the dimming search, map_light_curves)
-use it; their results are the same whatever the slicing. The budget comes from
+and crossmatch tasks (the left partition; each slice reads the right rows of its
+own neighbourhood) use it; their results are the same whatever the slicing. The budget comes from
 LODESTAR_TASK_BYTES (default 1 GiB per task).
 """
 

@@ -416,3 +416,45 @@ def test_merge_ranges_equals_a_loop():
         got = merge_ranges(r)
         assert np.array_equal(got, _merge_ranges(r).reshape(-1, 2)), n
         assert (got[1:, 0] > got[:-1, 1]).all()
+
+
+def test_partitions_over_the_task_budget_are_matched_in_slices(sides, tmp_path, monkeypatch, execution_mode):
+    """Issue 6: a left partition larger than a task's budget (LODESTAR_TASK_BYTES) is matched in slices of its row
+    groups, each with only the right rows near it; pairs, nearest neighbours, how='left' and self-match are those of
+    whole partitions (and of brute force)."""
+    if execution_mode == "in_memory":
+        pytest.skip("slicing is for per-partition tasks; the in-memory path reads catalogs within its budget whole")
+    import pyarrow.parquet as pq
+
+    from lodestar.partition_slices import slice_bounds
+
+    root, cats, _, right = sides
+    # The coarse right catalog (partitions of up to 3000 rows) as a left side whose leaves hold 25-row row groups.
+    dst = tmp_path / "coarse_small_groups"
+    shutil.copytree(root / "right_coarse", dst)
+    (dst / "dataset" / "_metadata").unlink(missing_ok=True)
+    for leaf in (dst / "dataset").glob("Norder=*/Dir=*/Npix=*.parquet"):
+        pq.write_table(pq.read_table(leaf), leaf, row_group_size=25)
+    coarse = lodestar.open_catalog(dst)
+
+    def run():
+        key = ["id", "id_right"]
+        return [
+            coarse.crossmatch(cats["left"], radius_arcsec=360.0, all_pairs=True).to_pandas().sort_values(key).reset_index(drop=True),
+            coarse.crossmatch(cats["left"], radius_arcsec=60.0, n_neighbors=2).to_pandas().sort_values(key).reset_index(drop=True),
+            coarse.crossmatch(cats["left"], radius_arcsec=1.0, how="left").to_pandas().sort_values(key).reset_index(drop=True),
+            coarse.crossmatch(coarse, radius_arcsec=360.0, all_pairs=True, self_match=True).to_pandas()
+            .sort_values(key).reset_index(drop=True),
+        ]
+
+    whole = run()
+    monkeypatch.setenv("LODESTAR_TASK_BYTES", "3000")
+    assert max(len(slice_bounds(list(t.files), t.columns)) for t in coarse.partition_tasks()) >= 5
+    sliced = run()
+    for a, b in zip(whole, sliced):
+        assert len(a) > 50
+        pd.testing.assert_frame_equal(a, b)
+    want, amb = brute_pairs(right, sides[2], 360.0)
+    assert_pair_sets_equal(sliced[0], want, amb)
+    assert sliced[1]["id"].nunique() < len(sliced[1])  # some left rows have two neighbours
+    assert sliced[2]["id"].nunique() == len(right)  # how='left': every left row once
