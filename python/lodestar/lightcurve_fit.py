@@ -151,17 +151,51 @@ def dip_start(t, f, e, t_min, start, end, t_before, t_after):
     return best
 
 
+def _degenerate(res) -> bool:
+    """A converged fit that is no dip: no depth left, or a width on its lower bound (as in C++)."""
+    return res["success"] and (res["amplitude"] < 1e-3 or min(res["sigma_rise"], res["sigma_fall"]) <= 1.01 * MIN_WIDTH_DAYS)
+
+
+def _unconstrained(res) -> bool:
+    """A converged fit whose own uncertainty leaves the depth unconstrained (amplitude_err above the amplitude)."""
+    return res["success"] and not (res["amplitude_err"] <= res["amplitude"])
+
+
+def _fit_from(t, f, e, f0, a, t0, sr, sf, **kw):
+    return fit_dip_scipy(t, f, e, t0_guess=t0, amplitude_guess=a, f0_guess=f0, sigma_rise_guess=sr, sigma_fall_guess=sf, flux=True,
+                         **kw)
+
+
 def fit_event_scipy(t, f, e, t_min, start, end, t_before, t_after):
     """The C++ event fit (event_fit.hpp, fit_dip_clipped) with scipy: dip_start, a Cauchy-loss fit to locate the
-    dip, removal of isolated points > CLIP_SIGMA errors from it (at most max(2, n // 10)), the plain least-squares fit, and
+    dip, removal of isolated points > CLIP_SIGMA errors from it (at most max(2, n // 10)), the plain least-squares fit,
     one width for both sides when a flank of the dip holds fewer than MIN_FLANK_POINTS detections >= FLANK_SIGMA
-    deep (kept unless its chi^2 is TIED_CHI2_TOLERANCE worse). Returns fit_dip_scipy's dict plus n_clipped."""
+    deep (kept unless its chi^2 is TIED_CHI2_TOLERANCE worse), and refits from the start when the result leaves the
+    depth unconstrained or is no dip (a degenerate fit that nothing replaces is reported as failed). Returns
+    fit_dip_scipy's dict plus n_clipped."""
     t, f, e = (np.asarray(x, dtype=float) for x in (t, f, e))
-    f0, a, t0, sr, sf = dip_start(t, f, e, t_min, start, end, t_before, t_after)
+    guess = dip_start(t, f, e, t_min, start, end, t_before, t_after)
+    res, t, f, e = _fit_event_once(t, f, e, guess)
+    if not (_unconstrained(res) or _degenerate(res)):
+        return res
+    retries = []
+    for tie in (False, True):
+        r = _fit_from(t, f, e, *guess, tie_widths=tie)
+        r["n_clipped"] = res["n_clipped"]
+        if r["success"] and not _degenerate(r):
+            retries.append(r)
+    if not _degenerate(res):  # unconstrained: a constrained refit the data do not reject
+        ok = [r for r in retries if not _unconstrained(r) and r["chi2_dip"] - res["chi2_dip"] < TIED_CHI2_TOLERANCE]
+        return min(ok, key=lambda r: r["chi2_dip"]) if ok else res
+    if retries:
+        return min(retries, key=lambda r: r["chi2_dip"])
+    return dict(res, success=False)
 
-    def fit(tt, ff, ee, f0, a, t0, sr, sf, **kw):
-        return fit_dip_scipy(tt, ff, ee, t0_guess=t0, amplitude_guess=a, f0_guess=f0, sigma_rise_guess=sr, sigma_fall_guess=sf,
-                             flux=True, **kw)
+
+def _fit_event_once(t, f, e, guess):
+    """Steps 1-4 of fit_event_scipy; returns the fit and the points it kept."""
+    f0, a, t0, sr, sf = guess
+    fit = _fit_from
 
     located = fit(t, f, e, f0, a, t0, sr, sf, loss="cauchy")
     start_at = (located["f0"], float(np.clip(located["amplitude"], 1e-3, 0.999)), located["t0"], max(located["sigma_rise"], 1e-4),
@@ -185,10 +219,10 @@ def fit_event_scipy(t, f, e, t_min, start, end, t_before, t_after):
     rise, fall = int(np.sum(deep & (t < res["t0"]))), int(np.sum(deep & (t >= res["t0"])))
     open_flank = rise < MIN_FLANK_POINTS or fall < MIN_FLANK_POINTS
     if not open_flank and res["success"]:
-        return res
+        return res, t, f, e
     width = max(res["sigma_rise"] if rise >= fall else res["sigma_fall"], 1e-4)
     tied = fit(t, f, e, res["f0"], float(np.clip(res["amplitude"], 1e-3, 0.999)), res["t0"], width, width, tie_widths=True)
     tied["n_clipped"] = res["n_clipped"]
     if not res["success"]:
-        return tied if tied["success"] else res
-    return tied if tied["success"] and tied["chi2_dip"] - res["chi2_dip"] < TIED_CHI2_TOLERANCE else res
+        return (tied if tied["success"] else res), t, f, e
+    return (tied if tied["success"] and tied["chi2_dip"] - res["chi2_dip"] < TIED_CHI2_TOLERANCE else res), t, f, e

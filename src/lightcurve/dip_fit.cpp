@@ -50,7 +50,7 @@ struct Physical {
   double da, dt0, dsr, dsf;  // d(physical)/d(internal) for A and t0; d(log sigma)/d(internal) for the widths
 };
 
-constexpr double kMinWidthDays = 1e-3;
+constexpr double kMinWidthDays = kMinDipWidthDays;
 
 double bounded_log_width(double v, const Data& d, double* dlog) {
   const double th = std::tanh(v);

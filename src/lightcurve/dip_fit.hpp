@@ -33,6 +33,10 @@ struct DipFit {
 
 inline constexpr int kDipFitParameters = 5;
 
+// The fitted widths are kept within [kMinDipWidthDays, 2 x the window's time span]; a width at the lower
+// bound is a model collapsed onto one point, not a dip.
+inline constexpr double kMinDipWidthDays = 1e-3;
+
 struct DipFitOptions {
   int max_iterations = 200;
   bool tie_widths = false;  // one width for both sides: sigma_rise = sigma_fall (4 parameters)

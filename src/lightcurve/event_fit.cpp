@@ -131,7 +131,59 @@ std::vector<double>& scratch_residuals(size_t n) {
 
 }  // namespace
 
+namespace {
+
+// A converged fit that is no dip: no depth left, or a width run onto its lower bound (the model collapsed onto
+// a single point, often outside the event).
+bool degenerate(const DipFit& fit) {
+  return fit.status == DipFitStatus::kOk &&
+         (fit.amplitude < 1e-3 || std::min(fit.sigma_rise, fit.sigma_fall) <= 1.01 * kMinDipWidthDays);
+}
+
+DipFit fit_dip_clipped_once(std::vector<double>& t, std::vector<double>& f, std::vector<double>& e, const DipFitGuess& guess);
+
+}  // namespace
+
+// A fit whose own uncertainty leaves the depth unconstrained (sigma_A above A): typically the minimum was put
+// in a gap, as deep as the bound allows.
+bool unconstrained(const DipFit& fit) { return fit.status == DipFitStatus::kOk && !(fit.amplitude_err <= fit.amplitude); }
+
 DipFit fit_dip_clipped(std::vector<double>& t, std::vector<double>& f, std::vector<double>& e, const DipFitGuess& guess) {
+  DipFit fit = fit_dip_clipped_once(t, f, e, guess);
+  if (unconstrained(fit) && !degenerate(fit)) {
+    // The grid start's dip (near the observed minimum), free or with tied widths, when the data do not reject it.
+    DipFit keep = fit;
+    for (const bool tie : {false, true}) {
+      DipFitOptions o;
+      o.tie_widths = tie;
+      DipFit retry = fit_asymmetric_gaussian_dip(t.data(), f.data(), e.data(), t.size(), guess, o);
+      retry.n_clipped = fit.n_clipped;
+      if (usable(retry) && retry.status == DipFitStatus::kOk && !degenerate(retry) && !unconstrained(retry) &&
+          retry.chi2_dip - fit.chi2_dip < kTiedChi2Tolerance && (unconstrained(keep) || retry.chi2_dip < keep.chi2_dip))
+        keep = retry;
+    }
+    return keep;
+  }
+  if (!degenerate(fit)) return fit;
+  // Refit the (clipped) points from the start found by the grid search, free and with tied widths; keep the
+  // better of those that are dips. None: the fit failed, and says so.
+  DipFit best = fit;
+  best.status = DipFitStatus::kInvalidResult;
+  for (const bool tie : {false, true}) {
+    DipFitOptions o;
+    o.tie_widths = tie;
+    DipFit retry = fit_asymmetric_gaussian_dip(t.data(), f.data(), e.data(), t.size(), guess, o);
+    retry.n_clipped = fit.n_clipped;
+    if (usable(retry) && retry.status == DipFitStatus::kOk && !degenerate(retry) &&
+        (best.status != DipFitStatus::kOk || retry.chi2_dip < best.chi2_dip))
+      best = retry;
+  }
+  return best;
+}
+
+namespace {
+
+DipFit fit_dip_clipped_once(std::vector<double>& t, std::vector<double>& f, std::vector<double>& e, const DipFitGuess& guess) {
   // Find the dip with the robust loss (an outlier cannot capture the model as a spike), reject the points far from
   // that model, then fit plain least squares from there (uncertainties and delta chi^2 of the standard problem).
   DipFitOptions robust;
@@ -193,5 +245,7 @@ DipFit fit_dip_clipped(std::vector<double>& t, std::vector<double>& f, std::vect
   // Symmetry is the assumption for the unseen flank, unless the data reject it.
   return tied.status == DipFitStatus::kOk && tied.chi2_dip - fit.chi2_dip < kTiedChi2Tolerance ? tied : fit;
 }
+
+}  // namespace
 
 }  // namespace lodestar::lightcurve

@@ -38,8 +38,11 @@ DipFitGuess dip_start(const double* t, const double* f, const double* e, size_t 
 // robust solution (the reported parameters, uncertainties and delta chi^2). (4) When a flank of that dip holds
 // fewer than kMinFlankPoints detections where the model is >= kFlankSigma errors below F0 (the dip runs into a seasonal gap), or
 // the fit did not converge, it is refitted with one width for both sides, starting from the observed flank's width; that fit is
-// kept when a flank was open, or when it converged and the free one did not. n_points counts the points fitted, n_clipped those
-// removed.
+// kept when a flank was open, or when it converged and the free one did not. (5) A result whose own uncertainty leaves
+// the depth unconstrained (amplitude_err > amplitude) is refitted from `guess` (free, then tied) and replaced by a
+// constrained fit whose chi^2 is within kTiedChi2Tolerance; a result that is no dip (amplitude < 1e-3, or a width
+// at kMinDipWidthDays) is refitted the same way and, if nothing better converges, reported as kInvalidResult
+// instead of a success. n_points counts the points fitted, n_clipped those removed.
 DipFit fit_dip_clipped(std::vector<double>& t, std::vector<double>& f, std::vector<double>& e, const DipFitGuess& guess);
 
 }  // namespace lodestar::lightcurve
