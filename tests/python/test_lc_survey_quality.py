@@ -159,3 +159,13 @@ def test_top_candidates_are_injected_dips_not_eclipsing_binaries(survey, events)
     assert (top.head(20).label == "dip").all()
     assert (top.label != "eclipsing_binary").all()
     assert (top.label == "dip").mean() >= 0.98
+
+
+def test_no_successful_fit_is_a_degenerate_dip(events):
+    """A fit reported as a success is a dip: some depth, and widths off their 1e-3-day bound (a collapsed model
+    is refitted or reported failed); such failures stay rare."""
+    ok = events[events.fit_status == 0]
+    assert len(ok) > 1000
+    assert (ok.amplitude >= 1e-3).all()
+    assert (np.minimum(ok.sigma_rise, ok.sigma_fall) > 1.01e-3).all()
+    assert (events.fit_status == 3).sum() < 0.01 * len(events)
