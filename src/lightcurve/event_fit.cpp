@@ -150,34 +150,24 @@ bool unconstrained(const DipFit& fit) { return fit.status == DipFitStatus::kOk &
 
 DipFit fit_dip_clipped(std::vector<double>& t, std::vector<double>& f, std::vector<double>& e, const DipFitGuess& guess) {
   DipFit fit = fit_dip_clipped_once(t, f, e, guess);
-  if (unconstrained(fit) && !degenerate(fit)) {
-    // The grid start's dip (near the observed minimum), free or with tied widths, when the data do not reject it.
-    DipFit keep = fit;
-    for (const bool tie : {false, true}) {
-      DipFitOptions o;
-      o.tie_widths = tie;
-      DipFit retry = fit_asymmetric_gaussian_dip(t.data(), f.data(), e.data(), t.size(), guess, o);
-      retry.n_clipped = fit.n_clipped;
-      if (usable(retry) && retry.status == DipFitStatus::kOk && !degenerate(retry) && !unconstrained(retry) &&
-          retry.chi2_dip - fit.chi2_dip < kTiedChi2Tolerance && (unconstrained(keep) || retry.chi2_dip < keep.chi2_dip))
-        keep = retry;
-    }
-    return keep;
-  }
-  if (!degenerate(fit)) return fit;
-  // Refit the (clipped) points from the start found by the grid search, free and with tied widths; keep the
-  // better of those that are dips. None: the fit failed, and says so.
+  const bool no_dip = degenerate(fit);
+  if (!no_dip && !unconstrained(fit)) return fit;
+  // Refit the (clipped) points from the start found by the grid search (near the observed minimum), free and
+  // with tied widths, and keep the best refit that is a dip. An unconstrained fit is replaced only by a
+  // constrained refit the data do not reject; a fit that is no dip by any dip, and if there is none it failed,
+  // and says so.
   DipFit best = fit;
-  best.status = DipFitStatus::kInvalidResult;
+  bool replaced = false;
   for (const bool tie : {false, true}) {
     DipFitOptions o;
     o.tie_widths = tie;
     DipFit retry = fit_asymmetric_gaussian_dip(t.data(), f.data(), e.data(), t.size(), guess, o);
     retry.n_clipped = fit.n_clipped;
-    if (usable(retry) && retry.status == DipFitStatus::kOk && !degenerate(retry) &&
-        (best.status != DipFitStatus::kOk || retry.chi2_dip < best.chi2_dip))
-      best = retry;
+    if (!usable(retry) || retry.status != DipFitStatus::kOk || degenerate(retry)) continue;
+    if (!no_dip && (unconstrained(retry) || retry.chi2_dip - fit.chi2_dip >= kTiedChi2Tolerance)) continue;
+    if (!replaced || retry.chi2_dip < best.chi2_dip) best = retry, replaced = true;
   }
+  if (no_dip && !replaced) best.status = DipFitStatus::kInvalidResult;
   return best;
 }
 
