@@ -30,24 +30,19 @@ from lodestar.lightcurves import BYTES_PER_DETECTION, build_light_curves, dimmin
 from lodestar.workflow import ingest_survey
 
 
-def best_of(fn, repeat):
+def best_of(fn, repeat, clock=time.perf_counter):
     best, out = np.inf, None
     for _ in range(repeat):
-        s = time.perf_counter()
+        s = clock()
         out = fn()
-        best = min(best, time.perf_counter() - s)
+        best = min(best, clock() - s)
     return best, out
 
 
 def cpu_of(fn, repeat):
     """Least CPU time of this thread over `repeat` runs (the single-threaded peers): on a machine shared with
     other jobs, CPU seconds measure the work, wall seconds also the waiting."""
-    best, out = np.inf, None
-    for _ in range(repeat):
-        s = time.thread_time()
-        out = fn()
-        best = min(best, time.thread_time() - s)
-    return best, out
+    return best_of(fn, repeat, clock=time.thread_time)
 
 
 def pandas_peer(detections: pd.DataFrame) -> int:

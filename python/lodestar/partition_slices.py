@@ -17,10 +17,10 @@ LODESTAR_TASK_BYTES (default 1 GiB per task).
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 
-import pyarrow as pa
 import pyarrow.parquet as pq
+
+from .catalog import _quote_ident
 
 DEFAULT_TASK_BYTES = 1 << 30
 
@@ -51,7 +51,7 @@ def _row_groups(files: list, columns: list | None, healpix_column: str) -> list[
         if healpix_column not in names:
             return None
         hp = names.index(healpix_column)
-        wanted = None if columns is None else {c for c in columns}
+        wanted = None if columns is None else set(columns)
         for g in range(md.num_row_groups):
             rg = md.row_group(g)
             stats = rg.column(hp).statistics
@@ -86,7 +86,7 @@ def slice_bounds(files: list, columns: list | None, healpix_column: str = "_heal
 
 def range_sql(column: str, lo: int | None, hi: int | None) -> str:
     """SQL for lo <= column < hi (None: unbounded)."""
-    q = '"' + column.replace('"', '""') + '"'
+    q = _quote_ident(column)
     parts = ([f"{q} >= {int(lo)}"] if lo is not None else []) + ([f"{q} < {int(hi)}"] if hi is not None else [])
     return " AND ".join(parts) or "true"
 

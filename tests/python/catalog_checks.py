@@ -85,3 +85,17 @@ def check_catalog(catalog: Path, pixel_threshold: int | None = None) -> pd.DataF
 
 def multiset(df: pd.DataFrame, columns: list[str]) -> list[tuple]:
     return sorted(map(tuple, df[columns].itertuples(index=False, name=None)))
+
+
+def copy_with_small_row_groups(src: Path, dst: Path, rows: int) -> Path:
+    """A copy of catalog `src` at `dst` whose leaves hold row groups of `rows` rows (DuckDB's writer makes at least
+    2048-row groups), for tests of row-group slicing; the copy's dataset/_metadata, which lists the old row groups,
+    is dropped."""
+    import shutil
+
+    shutil.rmtree(dst, ignore_errors=True)
+    shutil.copytree(src, dst)
+    (Path(dst) / "dataset" / "_metadata").unlink(missing_ok=True)
+    for leaf in (Path(dst) / "dataset").glob("Norder=*/Dir=*/Npix=*.parquet"):
+        pq.write_table(pq.read_table(leaf), leaf, row_group_size=rows)
+    return Path(dst)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import lodestar
-from catalog_checks import check_catalog, read_leaves
+from catalog_checks import check_catalog, copy_with_small_row_groups, read_leaves
 from conftest import shared_path
 from test_search_catalog import adversarial_points, ingest_frame, separation_deg
 
@@ -424,18 +424,11 @@ def test_partitions_over_the_task_budget_are_matched_in_slices(sides, tmp_path, 
     whole partitions (and of brute force)."""
     if execution_mode == "in_memory":
         pytest.skip("slicing is for per-partition tasks; the in-memory path reads catalogs within its budget whole")
-    import pyarrow.parquet as pq
-
     from lodestar.partition_slices import slice_bounds
 
     root, cats, _, right = sides
     # The coarse right catalog (partitions of up to 3000 rows) as a left side whose leaves hold 25-row row groups.
-    dst = tmp_path / "coarse_small_groups"
-    shutil.copytree(root / "right_coarse", dst)
-    (dst / "dataset" / "_metadata").unlink(missing_ok=True)
-    for leaf in (dst / "dataset").glob("Norder=*/Dir=*/Npix=*.parquet"):
-        pq.write_table(pq.read_table(leaf), leaf, row_group_size=25)
-    coarse = lodestar.open_catalog(dst)
+    coarse = lodestar.open_catalog(copy_with_small_row_groups(root / "right_coarse", tmp_path / "coarse_small_groups", 25))
 
     def run():
         key = ["id", "id_right"]

@@ -398,18 +398,12 @@ def test_per_row_operations_in_row_group_slices_equal_whole_partitions(catalogs,
     its row groups; features, the dimming search and map_light_curves give the same rows as whole partitions."""
     import pyarrow.parquet as pq
 
-    import shutil
-
+    from catalog_checks import copy_with_small_row_groups
     from lodestar.partition_slices import slice_bounds
 
     build_light_curves(catalogs.load("ztf_detections"), name="lcs_sliced", root=root, objects=catalogs.load("ztf_objects"),
                        pixel_threshold=800, progress=False, overwrite=True)
-    # Its leaves rewritten with many small row groups (DuckDB's writer makes at least 2048-row groups).
-    shutil.rmtree(root / "lcs_small_groups", ignore_errors=True)
-    shutil.copytree(root / "lcs_sliced", root / "lcs_small_groups")
-    for leaf in (root / "lcs_small_groups" / "dataset").glob("Norder=*/Dir=*/Npix=*.parquet"):
-        pq.write_table(pq.read_table(leaf), leaf, row_group_size=40)
-    lcs = lodestar.open_catalog(root / "lcs_small_groups")
+    lcs = lodestar.open_catalog(copy_with_small_row_groups(root / "lcs_sliced", root / "lcs_small_groups", 40))
     tasks = lcs.partition_tasks()
     assert max(pq.ParquetFile(f).metadata.num_row_groups for t in tasks for f in t.files) >= 10
 
