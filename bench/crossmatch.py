@@ -41,13 +41,16 @@ def log(message: str) -> None:
 
 
 def ingest(lodestar, parquet: Path, root: Path, name: str, threshold: int):
+    """The catalog `name` ingested from `parquet` (a file, or a folder of Parquet files), cached: (catalog, seconds
+    of ingest or None when cached)."""
     stamp = root / f"{name}.stamp"
     # The leaf format is part of the key: a catalog cached by an older writer is re-ingested.
     key = f"{parquet} {parquet.stat().st_mtime} {threshold} {lodestar._core.parquet_write_options}"
     if stamp.exists() and stamp.read_text() == key and (root / name).exists():
         return lodestar.Catalogs(root).load(name), None
     t = time.perf_counter()
-    cat = lodestar.ingest(parquet, name, root=root, pixel_threshold=threshold, overwrite=True, progress=False)
+    source = str(parquet / "*.parquet") if parquet.is_dir() else parquet
+    cat = lodestar.ingest(source, name, root=root, pixel_threshold=threshold, overwrite=True, progress=False)
     stamp.write_text(key)
     return cat, time.perf_counter() - t
 
@@ -93,23 +96,19 @@ def cone_latency(cat, cones: np.ndarray, radius_arcsec: float = 60.0) -> dict:
             "seconds": float(np.sum(times))}
 
 
-def large_catalog(lodestar, work: Path, rows: int) -> tuple:
+def large_catalog(lodestar, work: Path, rows: int):
     label = inputs.size_label(rows)
     sky = work / "inputs" / f"generated_sky_{label}"
     root = work / "lodestar"
     name = f"large_sky_{label}"
-    stamp, key = root / f"{name}.stamp", f"{rows} {lodestar._core.parquet_write_options}"
-    if not (root / name / "hats.properties").exists() or not stamp.exists() or stamp.read_text() != key:
-        if not sky.exists():
-            log(f"generate-sky {rows} rows")
-            subprocess.run([sys.executable, "-m", "lodestar.cli", "generate-sky", str(sky), "--rows", str(rows), "--no-progress"],
-                           check=True)
-        log(f"ingest {name}")
-        t = time.perf_counter()
-        lodestar.ingest(str(sky / "*.parquet"), name, root=root, pixel_threshold=1_000_000, overwrite=True, progress=False)
-        log(f"ingested in {time.perf_counter() - t:.1f} s")
-        stamp.write_text(key)
-    return lodestar.Catalogs(root).load(name)
+    if not sky.exists():
+        log(f"generate-sky {rows} rows")
+        subprocess.run([sys.executable, "-m", "lodestar.cli", "generate-sky", str(sky), "--rows", str(rows), "--no-progress"],
+                       check=True)
+    cat, seconds = ingest(lodestar, sky, root, name, 1_000_000)
+    if seconds is not None:
+        log(f"ingested {name} in {seconds:.1f} s")
+    return cat
 
 
 def main(argv=None) -> int:
