@@ -56,6 +56,8 @@ constexpr double kWindowAbsoluteSlackDeg = 1e-11;
 constexpr int kRaBins = 1024;
 // Row and cell positions are 32-bit (cells are at most ~2 per row).
 constexpr size_t kMaxRows = size_t{1} << 30;
+// Rows the sweep tests at a time; the right columns carry this many rows of padding.
+constexpr size_t kScanBlock = 4;
 
 std::string fmt(double v) {
   std::ostringstream s;
@@ -248,8 +250,10 @@ RightGrid build_right_grid(const double* ra, const double* dec, size_t n, double
     }
   }
   uint32_t* cell_start = s.cell_start.get(g.cell_base.back() + 1);
-  double *x = s.rx.get(n), *y = s.ry.get(n), *z = s.rz.get(n);
-  uint32_t* index = s.right_index.get(n);
+  double *x = s.rx.get(n + kScanBlock), *y = s.ry.get(n + kScanBlock), *z = s.rz.get(n + kScanBlock);
+  uint32_t* index = s.right_index.get(n + kScanBlock);
+  std::fill(x + n, x + n + kScanBlock, 0.0), std::fill(y + n, y + n + kScanBlock, 0.0), std::fill(z + n, z + n + kScanBlock, 0.0);
+  std::fill(index + n, index + n + kScanBlock, 0u);
   std::vector<uint32_t> cursor;
   for (int64_t zn = 0; zn < g.n_zones; ++zn)
     // x holds RA and z Dec until the unit vectors are computed in place.
@@ -379,6 +383,7 @@ CrossmatchResult crossmatch_sorted(const double* left_ra, const double* left_dec
     matches[n_matches++] = {left, right, dist};
   };
   std::vector<Candidate> cand;
+  std::vector<uint32_t> hits(64);
   const double *rx = grid.x, *ry = grid.y, *rz = grid.z;
   const uint32_t* rindex = grid.index;
   const uint32_t* cell_start = grid.cell_start;
@@ -392,29 +397,22 @@ CrossmatchResult crossmatch_sorted(const double* left_ra, const double* left_dec
       const int64_t z_hi = std::min<int64_t>(grid.n_zones - 1, grid.zone_of(dec + reach));
       const double ax = lx[p], ay = ly[p], az = lz[p], u = lu[p];
       const uint32_t li = lindex[p];
-      cand.clear();
-      bool have_best = false;
-      Candidate best{0.0, 0};
+      // Rows passing the exact test are gathered without a branch (about a
+      // third of the candidates pass: a branch on it would mispredict), then
+      // their distances are computed.
+      size_t n_hits = 0;
       auto scan = [&](size_t b, size_t e) {
-        for (size_t j = b; j < e; ++j) {
-          const double dx = ax - rx[j], dy = ay - ry[j], dz = az - rz[j];
-          const double c2 = dx * dx + dy * dy + dz * dz;
-          if (c2 <= c2_max && c2 >= c2_min && !(exclude_self && rindex[j] == li)) {
-            double deg;
-            if (c2 <= 2.0) {
-              deg = separation_deg_from_small_chord2(c2);  // 2 asin(c/2): well conditioned below 90 deg
-            } else {
-              // Beyond 90 deg asin loses precision: atan2(|a x b|, a . b) is exact everywhere.
-              const double bx = rx[j], by = ry[j], bz = rz[j];
-              const double cx = ay * bz - az * by, cy = az * bx - ax * bz, cz = ax * by - ay * bx;
-              deg = std::atan2(std::sqrt(cx * cx + cy * cy + cz * cz), ax * bx + ay * by + az * bz) * kRadToDeg;
-            }
-            const Candidate c{deg * 3600.0, rindex[j]};
-            if (nearest_only) {
-              if (!have_best || c < best) best = c, have_best = true;
-            } else {
-              cand.push_back(c);
-            }
+        if (hits.size() < n_hits + (e - b) + kScanBlock) hits.resize(2 * (n_hits + (e - b) + kScanBlock));
+        uint32_t* h = hits.data();
+        // In blocks of kScanBlock rows (the arrays are padded): ranges hold
+        // one to three rows, and a loop of one block is predictable.
+        for (size_t j0 = b; j0 < e; j0 += kScanBlock) {
+          for (size_t j = j0; j < j0 + kScanBlock; ++j) {
+            const double dx = ax - rx[j], dy = ay - ry[j], dz = az - rz[j];
+            const double c2 = dx * dx + dy * dy + dz * dz;
+            const bool self = exclude_self && rindex[j] == li;
+            h[n_hits] = static_cast<uint32_t>(j);
+            n_hits += (c2 <= c2_max) & (c2 >= c2_min) & !self & (j < e);
           }
         }
       };
@@ -437,11 +435,29 @@ CrossmatchResult crossmatch_sorted(const double* left_ra, const double* left_dec
         if (ranges.count > 1) ranges.merge();
         for (int t = 0; t < ranges.count; ++t) scan(cell_start[base + ranges.first[t]], cell_start[base + ranges.last[t] + 1]);
       }
+      if (n_hits == 0) continue;
+      auto candidate = [&](uint32_t j) {
+        const double bx = rx[j], by = ry[j], bz = rz[j];
+        const double dx = ax - bx, dy = ay - by, dz = az - bz;
+        const double c2 = dx * dx + dy * dy + dz * dz;
+        double deg;
+        if (c2 <= 2.0) {
+          deg = separation_deg_from_small_chord2(c2);  // 2 asin(c/2): well conditioned below 90 deg
+        } else {
+          // Beyond 90 deg asin loses precision: atan2(|a x b|, a . b) is exact everywhere.
+          const double cx = ay * bz - az * by, cy = az * bx - ax * bz, cz = ax * by - ay * bx;
+          deg = std::atan2(std::sqrt(cx * cx + cy * cy + cz * cz), ax * bx + ay * by + az * bz) * kRadToDeg;
+        }
+        return Candidate{deg * 3600.0, rindex[j]};
+      };
       if (nearest_only) {
-        if (have_best) emit(li, best.right, best.dist_arcsec);
+        Candidate best = candidate(hits[0]);
+        for (size_t h = 1; h < n_hits; ++h) best = std::min(best, candidate(hits[h]));
+        emit(li, best.right, best.dist_arcsec);
         continue;
       }
-      if (cand.empty()) continue;
+      cand.clear();
+      for (size_t h = 0; h < n_hits; ++h) cand.push_back(candidate(hits[h]));
       size_t keep = cand.size();
       if (!keep_all && cand.size() > k) {
         std::partial_sort(cand.begin(), cand.begin() + k, cand.end());
