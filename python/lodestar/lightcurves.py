@@ -527,7 +527,8 @@ def _concat(parts: list, empty: pd.DataFrame) -> pd.DataFrame:
 
 
 DIMMING_DEFAULTS = dict(k_sigma=3.0, min_points=3, min_depth_mag=0.05, extend_sigma=float("nan"), min_baseline_points=5,
-                        max_harmonic=20, fit_padding_factor=2.0, min_fit_padding_days=10.0, fit=True)
+                        max_harmonic=20, fit_padding_factor=2.0, min_fit_padding_days=10.0, fit=True,
+                        max_run_gap_days=60.0)
 
 
 def _dimming_partition(args) -> pd.DataFrame:
@@ -560,7 +561,7 @@ def _dimming_table(table: pa.Table, id_col, ra_col, dec_col, column, fields, par
 def find_dimming_events(catalog: Catalog, k_sigma: float = 3.0, min_points: int = 3, min_depth_mag: float = 0.05,
                         extend_sigma: float | None = None, min_baseline_points: int = 5, max_harmonic: int = 20,
                         fit_padding_factor: float = 2.0, min_fit_padding_days: float = 10.0, fit: bool = True,
-                        include_periodic: bool = False, column: str = LC_COLUMN, id_column: str | None = None,
+                        max_run_gap_days: float = 60.0, include_periodic: bool = False, column: str = LC_COLUMN, id_column: str | None = None,
                         fields: dict | None = None, client=None, executor=None, progress: bool | None = True) -> pd.DataFrame:
     """The dimming search over every light curve (C++ detector + periodicity test + GSL
     dip fit, one task per partition). Returns one row per event, ranked by `score`
@@ -574,7 +575,8 @@ def find_dimming_events(catalog: Catalog, k_sigma: float = 3.0, min_points: int 
     params = dict(k_sigma=float(k_sigma), min_points=int(min_points), min_depth_mag=float(min_depth_mag),
                   extend_sigma=float("nan") if extend_sigma is None else float(extend_sigma), min_baseline_points=int(min_baseline_points),
                   max_harmonic=int(max_harmonic), fit_padding_factor=float(fit_padding_factor),
-                  min_fit_padding_days=float(min_fit_padding_days), fit=bool(fit))
+                  min_fit_padding_days=float(min_fit_padding_days), fit=bool(fit),
+                  max_run_gap_days=float(max_run_gap_days))
     id_col = _id_column(catalog, id_column)
     _struct_fields(catalog, column)
     ra_col, dec_col = catalog.ra_column, catalog.dec_column
@@ -674,7 +676,7 @@ def with_column(catalog: Catalog, name: str, expr: str) -> Catalog:
 
 def dimming_search_python(mjd, mag, mag_err, band=None, k_sigma: float = 3.0, extend_sigma: float = 1.5, min_points: int = 3,
                           min_depth_mag: float = 0.05, min_baseline_points: int = 5, fit_padding_factor: float = 2.0,
-                          min_fit_padding_days: float = 10.0) -> list[dict]:
+                          min_fit_padding_days: float = 10.0, max_run_gap_days: float = 60.0) -> list[dict]:
     """The C++ detector's steps (per-band robust baseline, excess scatter, hysteresis runs, fit window and
     event fit: start grid, robust fit, clipping, tied widths; docs/lightcurves.md) in numpy, with the dip
     fitted by scipy (`lightcurve_fit.fit_event_scipy`): the
@@ -707,7 +709,7 @@ def dimming_search_python(mjd, mag, mag_err, band=None, k_sigma: float = 3.0, ex
             i += 1
             continue
         j = i
-        while j + 1 < n and z[j + 1] >= extend_sigma:
+        while j + 1 < n and z[j + 1] >= extend_sigma and t[j + 1] - t[j] <= max_run_gap_days:
             j += 1
         run = slice(i, j + 1)
         if (z[run] >= k_sigma).sum() >= min_points and r[i + int(np.argmax(r[run]))] >= min_depth_mag:

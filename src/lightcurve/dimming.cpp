@@ -15,6 +15,7 @@ void DimmingParams::check() const {
   if (!(std::isfinite(k_sigma) && k_sigma > 0)) bad("k_sigma must be a positive number, got " + std::to_string(k_sigma));
   if (!(std::isfinite(extend_sigma) && extend_sigma > 0 && extend_sigma <= k_sigma))
     bad("extend_sigma must be within (0, k_sigma], got " + std::to_string(extend_sigma));
+  if (!(max_run_gap_days > 0)) bad("max_run_gap_days must be > 0, got " + std::to_string(max_run_gap_days));
   if (min_points < 1) bad("min_points must be at least 1, got " + std::to_string(min_points));
   if (!(std::isfinite(min_depth_mag) && min_depth_mag >= 0))
     bad("min_depth_mag must be >= 0, got " + std::to_string(min_depth_mag));
@@ -114,7 +115,7 @@ class ObjectSearch {
         continue;
       }
       size_t j = i;
-      while (j + 1 < n && d_.z[j + 1] >= p_.extend_sigma) ++j;
+      while (j + 1 < n && d_.z[j + 1] >= p_.extend_sigma && d_.t[j + 1] - d_.t[j] <= p_.max_run_gap_days) ++j;
       DimmingEvent e;
       e.object_index = static_cast<int64_t>(obj);
       double zsum = 0.0;

@@ -15,12 +15,15 @@
 namespace lodestar::lightcurve {
 
 struct DimmingParams {
-  double k_sigma = 3.0;         // a detection is "faint" when (mag - baseline) >= k_sigma * sigma_i
-  double extend_sigma = 1.5;    // a run continues through detections >= extend_sigma * sigma_i (hysteresis; = k_sigma disables)
-  int min_points = 3;           // faint (>= k_sigma) detections needed in a run
-  double min_depth_mag = 0.05;  // deepest residual of the run, mag
-  int min_baseline_points = 5;  // a band with fewer usable detections has no baseline: its detections are not searched
-  int max_harmonic = 20;        // periodicity: candidate periods are (anchor separation) / n, n = 1..max_harmonic
+  double k_sigma = 3.0;       // a detection is "faint" when (mag - baseline) >= k_sigma * sigma_i
+  double extend_sigma = 1.5;  // a run continues through detections >= extend_sigma * sigma_i (hysteresis; = k_sigma disables)
+  int min_points = 3;         // faint (>= k_sigma) detections needed in a run
+  // A run stops at a gap between consecutive detections longer than this (days): across a seasonal gap the
+  // faint detections on the two sides are two events (often two dips), each fitted on its own.
+  double max_run_gap_days = 60.0;
+  double min_depth_mag = 0.05;      // deepest residual of the run, mag
+  int min_baseline_points = 5;      // a band with fewer usable detections has no baseline: its detections are not searched
+  int max_harmonic = 20;            // periodicity: candidate periods are (anchor separation) / n, n = 1..max_harmonic
   double fit_padding_factor = 2.0;  // fit window: the event extended on each side by max(factor * duration, min_fit_padding_days)
   double min_fit_padding_days = 10.0;
   bool fit = true;

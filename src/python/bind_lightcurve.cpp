@@ -84,7 +84,7 @@ py::dict lightcurve_features(const Array<int64_t>& offsets, const Array<double>&
 py::dict dimming_events(const Array<int64_t>& offsets, const Array<double>& time, const Array<double>& mag,
                         const Array<double>& mag_err, const Array<int64_t>& band, double k_sigma, int min_points,
                         double min_depth_mag, double extend_sigma, int min_baseline_points, int max_harmonic,
-                        double fit_padding_factor, double min_fit_padding_days, bool fit) {
+                        double fit_padding_factor, double min_fit_padding_days, bool fit, double max_run_gap_days) {
   const CsrInput in = convert(offsets, time, mag, mag_err, band);
   DimmingParams p;
   p.k_sigma = k_sigma;
@@ -96,6 +96,7 @@ py::dict dimming_events(const Array<int64_t>& offsets, const Array<double>& time
   p.fit_padding_factor = fit_padding_factor;
   p.min_fit_padding_days = min_fit_padding_days;
   p.fit = fit;
+  p.max_run_gap_days = max_run_gap_days;
   std::vector<DimmingEvent> ev;
   {
     py::gil_scoped_release unlocked;
@@ -173,6 +174,7 @@ LODESTAR_PYTHON_BINDING(lightcurve) {
         py::arg("band"), py::arg("k_sigma") = 3.0, py::arg("min_points") = 3, py::arg("min_depth_mag") = 0.05,
         py::arg("extend_sigma") = NAN, py::arg("min_baseline_points") = 5, py::arg("max_harmonic") = 20,
         py::arg("fit_padding_factor") = 2.0, py::arg("min_fit_padding_days") = 10.0, py::arg("fit") = true,
+        py::arg("max_run_gap_days") = 60.0,
         "Dimming events (one row per event) with periodicity flag, asymmetric-Gaussian GSL fit and score; dict of numpy arrays. "
         "extend_sigma defaults to min(1.5, k_sigma).");
   m.def("fit_dip", &dip_fit, py::arg("time"), py::arg("flux"), py::arg("flux_err"), py::arg("f0"), py::arg("amplitude"),

@@ -155,4 +155,14 @@ TEST(LightCurveBadInput, NonsenseParametersAreRejected) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("extend_sigma must be within (0, k_sigma]"), std::string::npos);
   }
+  for (const double gap : {0.0, -1.0, std::nan("")}) {
+    p = {};
+    p.max_run_gap_days = gap;
+    try {
+      find_dimming_events(good().columns(), p);
+      ADD_FAILURE() << gap;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("max_run_gap_days must be > 0"), std::string::npos);
+    }
+  }
 }

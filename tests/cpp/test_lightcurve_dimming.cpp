@@ -21,12 +21,13 @@ struct Csr {
   void end_object() { offsets.push_back(static_cast<int64_t>(time.size())); }
 };
 
-// Two visits (g, r) every night for 400 nights; `flux(t)` multiplies a 16 mag (g) / 15.5 mag (r) star.
+// Two visits (g, r) every night for 400 nights, except nights [gap_first, gap_last) (a seasonal gap);
+// `flux(t)` multiplies a 16 mag (g) / 15.5 mag (r) star.
 template <typename Flux>
-void add_star(Csr& csr, std::mt19937_64& rng, Flux flux, double noise = 0.01) {
+void add_star(Csr& csr, std::mt19937_64& rng, Flux flux, double noise = 0.01, int gap_first = 0, int gap_last = 0) {
   std::normal_distribution<double> gauss;
   for (int night = 0; night < 400; ++night)
-    for (int b = 0; b < 2; ++b) {
+    for (int b = 0; b < 2 && !(night >= gap_first && night < gap_last); ++b) {
       const double t = 59000 + night + 0.1 + 0.05 * b;
       csr.time.push_back(t);
       csr.mag.push_back((b == 0 ? 16.0 : 15.5) - 2.5 * std::log10(flux(t)) + noise * gauss(rng));
@@ -148,6 +149,35 @@ TEST(LightCurveDimming, TwoAperiodicDipsAreNotPeriodic) {
   EXPECT_EQ(events[0].event_index, 0);
   EXPECT_EQ(events[1].event_index, 1);
   EXPECT_LT(events[0].t_min, events[1].t_min);
+}
+
+// The star is still faint when the season ends (one dip) and again when the next begins (another): the faint
+// detections on the two sides of the 100-night gap are two events, each fitted to its own depth, unless the
+// gap allowed within a run is longer than the gap.
+TEST(LightCurveDimming, SeasonalGapEndsARun) {
+  std::mt19937_64 rng(5);
+  Csr csr;
+  add_star(
+      csr, rng,
+      [](double t) {
+        return asymmetric_gaussian_dip(t, 1.0, 0.3, 59140.0, 3.0, 15.0) *
+               asymmetric_gaussian_dip(t, 1.0, 0.2, 59260.0, 15.0, 3.0);
+      },
+      0.01, 150, 250);
+  const auto events = find_dimming_events(csr.columns());
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_LT(events[0].end, 59150.0);
+  EXPECT_GT(events[1].start, 59250.0);
+  for (const auto& [e, depth] : {std::pair{events[0], 0.3}, std::pair{events[1], 0.2}}) {
+    ASSERT_EQ(e.fit.status, DipFitStatus::kOk);
+    EXPECT_NEAR(e.fit.amplitude, depth, 0.2 * depth);
+  }
+  DimmingParams p;
+  p.max_run_gap_days = 150.0;
+  const auto joined = find_dimming_events(csr.columns(), p);
+  ASSERT_EQ(joined.size(), 1u);
+  EXPECT_LT(joined[0].start, 59150.0);
+  EXPECT_GT(joined[0].end, 59250.0);
 }
 
 TEST(LightCurveDipFit, RecoversNoiselessParametersExactly) {

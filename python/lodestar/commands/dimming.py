@@ -26,6 +26,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--extend-sigma", type=float, default=None, help="run continuation threshold (default min(1.5, k-sigma))")
     p.add_argument("--min-points", type=int, default=3, help="faint detections needed per event (default 3)")
     p.add_argument("--min-depth-mag", type=float, default=0.05, help="minimum depth in mag (default 0.05)")
+    p.add_argument("--max-run-gap-days", type=float, default=60.0,
+                   help="an event stops at a gap between detections longer than this (default 60 days)")
     p.add_argument("--no-fit", action="store_true", help="detection only, no dip fit")
     p.add_argument("--include-periodic", action="store_true", help="keep events of periodic (eclipsing-binary-like) objects")
     p.add_argument("--top", type=int, default=20, help="candidates to print (default 20)")
@@ -40,8 +42,8 @@ def main(argv: list[str]) -> int:
         cat = open_by_name_or_path(args.catalog, args.root)
         start = time.perf_counter()
         ev = cat.find_dimming_events(k_sigma=args.k_sigma, extend_sigma=args.extend_sigma, min_points=args.min_points,
-                                     min_depth_mag=args.min_depth_mag, fit=not args.no_fit, include_periodic=args.include_periodic,
-                                     column=args.column, progress=not args.no_progress)
+                                     min_depth_mag=args.min_depth_mag, max_run_gap_days=args.max_run_gap_days, fit=not args.no_fit,
+                                     include_periodic=args.include_periodic, column=args.column, progress=not args.no_progress)
         elapsed = time.perf_counter() - start
     except (lodestar.LodestarError, ValueError, KeyError, TypeError) as e:
         print(f"lodestar dimming: {e}", file=sys.stderr)
