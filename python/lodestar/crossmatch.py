@@ -245,6 +245,17 @@ def _kernel(lra, ldec, rra, rdec, n_left: int, o: XmatchOptions):
     return _finish_pairs(li, ri, dist, n_left, o)
 
 
+def _count(lra, ldec, rra, rdec, n_left: int, o: XmatchOptions) -> int:
+    """The number of rows _kernel would return. Counted in C++ (no distances, no result columns) unless the
+    pairs need Python's finishing: self-match (self pairs dropped) or how='left' (unmatched rows added)."""
+    if o.self_match or o.how == "left":
+        return len(_kernel(lra, ldec, rra, rdec, n_left, o)[0])
+    if not (len(lra) and len(rra)):
+        return 0
+    return int(_core.crossmatch_count(lra, ldec, rra, rdec, o.radius_arcsec, n_neighbors=o.n_neighbors, all_pairs=o.all_pairs,
+                                      min_radius_arcsec=o.min_radius_arcsec))
+
+
 # A left partition over the per-task budget (LODESTAR_TASK_BYTES) is matched in slices of its row groups, each with
 # only the right rows near it: the slice's `_healpix_29` interval is covered by pixels SLICE_ORDER_STEPS orders
 # below the partition's, and the right reads are cut to their neighbourhoods (the same completeness argument as
@@ -292,9 +303,9 @@ def _run_whole_task(task: XmatchTask):
     right = _right_rows(task, left) if left.num_rows else task.right_schema.empty_table()
     lra, ldec = _coords(left, *task.left_coords)
     rra, rdec = _coords(right, *task.right_coords)
-    li, ri, dist, valid = _kernel(lra, ldec, rra, rdec, left.num_rows, o)
     if task.count_only:
-        return len(li)
+        return _count(lra, ldec, rra, rdec, left.num_rows, o)
+    li, ri, dist, valid = _kernel(lra, ldec, rra, rdec, left.num_rows, o)
     columns, names = [], []
     for src, name in task.left_out:
         columns.append(left.column(src).take(pa.array(li)))
@@ -557,6 +568,8 @@ class CrossmatchResult:
                 ridx = np.concatenate([np.arange(a, b, dtype=np.int64), L.rows_in(_subtract(hood, lo, hi))])
             else:
                 ridx = R.rows_in(hood)
+            if count_only:
+                return _count(L.ra[a:b], L.dec[a:b], R.ra[ridx], R.dec[ridx], b - a, o)
             li, ri, dist, valid = _kernel(L.ra[a:b], L.dec[a:b], R.ra[ridx], R.dec[ridx], b - a, o)
             return a + li, (ridx[ri] if len(ri) else ri), dist, valid
 
@@ -564,7 +577,7 @@ class CrossmatchResult:
         self.stats = {"left_partitions": len(parts), "tasks": len(parts), "tasks_using_margin": 0, "tasks_reading_neighbours": 0,
                       "margin": "not needed: both sides were read once, in memory", "in_memory": True}
         if count_only:
-            return int(sum(len(r[0]) for r in results))
+            return int(sum(results))
         empty = self._empty(lschema, rschema)
         if not results:
             return empty

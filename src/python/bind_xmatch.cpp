@@ -72,17 +72,27 @@ py::array_t<int64_t> region_coverage(const std::string& kind, const std::vector<
   return ranges_to_numpy(ranges);
 }
 
-py::tuple crossmatch_arrays(Array<double> ra1, Array<double> dec1, Array<double> ra2, Array<double> dec2, double radius_arcsec,
-                            int64_t n_neighbors, bool all_pairs, double min_radius_arcsec, bool exclude_self) {
-  ra1 = as_1d(ra1, "ra1"), dec1 = as_1d(dec1, "dec1"), ra2 = as_1d(ra2, "ra2"), dec2 = as_1d(dec2, "dec2");
-  check_same_length(ra1, dec1, "ra1", "dec1");
-  check_same_length(ra2, dec2, "ra2", "dec2");
+CrossmatchOptions crossmatch_options(double radius_arcsec, int64_t n_neighbors, bool all_pairs, double min_radius_arcsec,
+                                     bool exclude_self) {
   CrossmatchOptions o;
   o.radius_arcsec = radius_arcsec;
   o.n_neighbors = n_neighbors;
   o.all_pairs = all_pairs;
   o.min_radius_arcsec = min_radius_arcsec;
   o.exclude_self = exclude_self;
+  return o;
+}
+
+void check_positions(Array<double>& ra1, Array<double>& dec1, Array<double>& ra2, Array<double>& dec2) {
+  ra1 = as_1d(ra1, "ra1"), dec1 = as_1d(dec1, "dec1"), ra2 = as_1d(ra2, "ra2"), dec2 = as_1d(dec2, "dec2");
+  check_same_length(ra1, dec1, "ra1", "dec1");
+  check_same_length(ra2, dec2, "ra2", "dec2");
+}
+
+py::tuple crossmatch_arrays(Array<double> ra1, Array<double> dec1, Array<double> ra2, Array<double> dec2, double radius_arcsec,
+                            int64_t n_neighbors, bool all_pairs, double min_radius_arcsec, bool exclude_self) {
+  check_positions(ra1, dec1, ra2, dec2);
+  const CrossmatchOptions o = crossmatch_options(radius_arcsec, n_neighbors, all_pairs, min_radius_arcsec, exclude_self);
   CrossmatchResult r;
   {
     py::gil_scoped_release unlocked;
@@ -91,6 +101,15 @@ py::tuple crossmatch_arrays(Array<double> ra1, Array<double> dec1, Array<double>
   }
   return py::make_tuple(to_numpy(std::move(r.left_index)), to_numpy(std::move(r.right_index)),
                         to_numpy(std::move(r.dist_arcsec)));
+}
+
+uint64_t count_pairs(Array<double> ra1, Array<double> dec1, Array<double> ra2, Array<double> dec2, double radius_arcsec,
+                     int64_t n_neighbors, bool all_pairs, double min_radius_arcsec, bool exclude_self) {
+  check_positions(ra1, dec1, ra2, dec2);
+  const CrossmatchOptions o = crossmatch_options(radius_arcsec, n_neighbors, all_pairs, min_radius_arcsec, exclude_self);
+  py::gil_scoped_release unlocked;
+  return lodestar::crossmatch_count(ra1.data(), dec1.data(), static_cast<size_t>(ra1.size()), ra2.data(), dec2.data(),
+                                    static_cast<size_t>(ra2.size()), o);
 }
 
 }  // namespace
@@ -117,4 +136,8 @@ LODESTAR_PYTHON_BINDING(xmatch) {
         py::arg("exclude_self") = false,
         "Crossmatch two position lists (degrees): returns (left_index, right_index, dist_arcsec), ordered by left index, "
         "then distance, then right index");
+  m.def("crossmatch_count", &count_pairs, py::arg("ra1"), py::arg("dec1"), py::arg("ra2"), py::arg("dec2"),
+        py::arg("radius_arcsec"), py::arg("n_neighbors") = 1, py::arg("all_pairs") = false, py::arg("min_radius_arcsec") = 0.0,
+        py::arg("exclude_self") = false,
+        "The number of pairs crossmatch_arrays returns for the same arguments, counted without computing them");
 }

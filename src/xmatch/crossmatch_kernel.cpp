@@ -296,8 +296,10 @@ struct CellRanges {
   }
 };
 
+// The pairs, or with `count` given only their number (added to *count; no distances, no result columns).
 CrossmatchResult crossmatch_sorted(const double* left_ra, const double* left_dec, size_t n_left, const double* right_ra,
-                                   const double* right_dec, size_t n_right, const CrossmatchOptions& options, Scratch& s) {
+                                   const double* right_dec, size_t n_right, const CrossmatchOptions& options, Scratch& s,
+                                   uint64_t* count = nullptr) {
   const double radius_deg = options.radius_arcsec / 3600.0;
   const double c2_max = radius_deg >= 180.0 ? std::numeric_limits<double>::infinity() : chord2_for_radius_deg(radius_deg);
   const double c2_min = options.min_radius_arcsec > 0.0 ? chord2_for_radius_deg(options.min_radius_arcsec / 3600.0) : 0.0;
@@ -436,6 +438,10 @@ CrossmatchResult crossmatch_sorted(const double* left_ra, const double* left_dec
         for (int t = 0; t < ranges.count; ++t) scan(cell_start[base + ranges.first[t]], cell_start[base + ranges.last[t] + 1]);
       }
       if (n_hits == 0) continue;
+      if (count) {
+        *count += keep_all ? n_hits : std::min(n_hits, k);
+        continue;
+      }
       auto candidate = [&](uint32_t j) {
         const double bx = rx[j], by = ry[j], bz = rz[j];
         const double dx = ax - bx, dy = ay - by, dz = az - bz;
@@ -469,6 +475,7 @@ CrossmatchResult crossmatch_sorted(const double* left_ra, const double* left_dec
     }
   }
 
+  if (count) return {};
   // Back in left order (counting sort by left index, stable: each left row's
   // block keeps its (distance, right) order).
   uint32_t* start = s.match_start.get(n_left + 1);
@@ -501,8 +508,11 @@ void check_crossmatch_options(const CrossmatchOptions& o) {
                 fmt(o.radius_arcsec) + ")");
 }
 
-CrossmatchResult crossmatch_kernel(const double* left_ra, const double* left_dec, size_t n_left, const double* right_ra,
-                                   const double* right_dec, size_t n_right, const CrossmatchOptions& options) {
+namespace {
+
+// Throws on bad options or rows; false when a side is empty (no pairs).
+bool check_inputs(const double* left_ra, const double* left_dec, size_t n_left, const double* right_ra, const double* right_dec,
+                  size_t n_right, const CrossmatchOptions& options) {
   check_crossmatch_options(options);
   check_rows(left_ra, left_dec, n_left, "left");
   check_rows(right_ra, right_dec, n_right, "right");
@@ -512,11 +522,38 @@ CrossmatchResult crossmatch_kernel(const double* left_ra, const double* left_dec
   if (n_left >= kMaxRows || n_right >= kMaxRows)
     throw Error("crossmatch takes fewer than 2^30 rows per side in one call, got " + std::to_string(n_left) + " left and " +
                 std::to_string(n_right) + " right rows (split the input)");
-  if (n_left == 0 || n_right == 0) return {};
+  return n_left > 0 && n_right > 0;
+}
+
+// One thread's scratch memory, released when a call left it above kKeepScratchBytes.
+Scratch& thread_scratch() {
   thread_local Scratch scratch;
-  CrossmatchResult result = crossmatch_sorted(left_ra, left_dec, n_left, right_ra, right_dec, n_right, options, scratch);
+  return scratch;
+}
+
+void trim(Scratch& scratch) {
   if (scratch.bytes() > kKeepScratchBytes) scratch = Scratch{};
+}
+
+}  // namespace
+
+CrossmatchResult crossmatch_kernel(const double* left_ra, const double* left_dec, size_t n_left, const double* right_ra,
+                                   const double* right_dec, size_t n_right, const CrossmatchOptions& options) {
+  if (!check_inputs(left_ra, left_dec, n_left, right_ra, right_dec, n_right, options)) return {};
+  Scratch& scratch = thread_scratch();
+  CrossmatchResult result = crossmatch_sorted(left_ra, left_dec, n_left, right_ra, right_dec, n_right, options, scratch);
+  trim(scratch);
   return result;
+}
+
+uint64_t crossmatch_count(const double* left_ra, const double* left_dec, size_t n_left, const double* right_ra,
+                          const double* right_dec, size_t n_right, const CrossmatchOptions& options) {
+  if (!check_inputs(left_ra, left_dec, n_left, right_ra, right_dec, n_right, options)) return 0;
+  Scratch& scratch = thread_scratch();
+  uint64_t count = 0;
+  crossmatch_sorted(left_ra, left_dec, n_left, right_ra, right_dec, n_right, options, scratch, &count);
+  trim(scratch);
+  return count;
 }
 
 }  // namespace lodestar

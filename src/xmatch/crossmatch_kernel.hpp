@@ -36,4 +36,9 @@ void check_crossmatch_options(const CrossmatchOptions& options);
 CrossmatchResult crossmatch_kernel(const double* left_ra, const double* left_dec, size_t n_left, const double* right_ra,
                                    const double* right_dec, size_t n_right, const CrossmatchOptions& options);
 
+// The number of pairs crossmatch_kernel returns for the same input (same checks), without computing them: a
+// count needs neither distances nor result columns.
+uint64_t crossmatch_count(const double* left_ra, const double* left_dec, size_t n_left, const double* right_ra,
+                          const double* right_dec, size_t n_right, const CrossmatchOptions& options);
+
 }  // namespace lodestar

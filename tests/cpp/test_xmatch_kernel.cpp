@@ -126,6 +126,53 @@ TEST(XmatchKernel, NearestIsTheClosestOfAllPairs) {
   EXPECT_GT(got.size(), 400u);
 }
 
+// The count equals brute force's: per left row, the right rows within the radius (and at or beyond the minimum
+// radius), all of them or at most k; and the kernel's own pairs.
+TEST(XmatchKernel, CountEqualsBruteForce) {
+  for (int kind : {0, 1, 2}) {
+    for (double radius : {1.0, 60.0}) {
+      const Sky s = make_sky(kind, radius, 31 + kind);
+      std::vector<LVec> u1, u2;
+      for (size_t i = 0; i < s.ra1.size(); ++i) u1.push_back(lvec(s.ra1[i], s.dec1[i]));
+      for (size_t j = 0; j < s.ra2.size(); ++j) u2.push_back(lvec(s.ra2[j], s.dec2[j]));
+      for (const double min_radius : {0.0, 0.3 * radius}) {
+        std::vector<uint64_t> within(s.ra1.size(), 0);
+        for (size_t i = 0; i < s.ra1.size(); ++i)
+          for (size_t j = 0; j < s.ra2.size(); ++j) {
+            const LD d = sep_arcsec(u1[i], u2[j]);
+            within[i] += d <= radius && d >= min_radius;
+          }
+        for (const auto& [all_pairs, k] : {std::pair{true, 1}, std::pair{false, 1}, std::pair{false, 3}}) {
+          CrossmatchOptions o;
+          o.radius_arcsec = radius, o.min_radius_arcsec = min_radius, o.all_pairs = all_pairs, o.n_neighbors = k;
+          uint64_t want = 0;
+          for (const uint64_t c : within) want += all_pairs ? c : std::min<uint64_t>(c, k);
+          const uint64_t got =
+              crossmatch_count(s.ra1.data(), s.dec1.data(), s.ra1.size(), s.ra2.data(), s.dec2.data(), s.ra2.size(), o);
+          EXPECT_EQ(got, want) << "kind " << kind << " radius " << radius << " min " << min_radius << " k " << k;
+          EXPECT_EQ(
+              got,
+              crossmatch_kernel(s.ra1.data(), s.dec1.data(), s.ra1.size(), s.ra2.data(), s.dec2.data(), s.ra2.size(), o).size());
+          EXPECT_GT(want, 300u);
+        }
+      }
+      CrossmatchOptions self;  // the left rows against themselves, without the pairs (i, i)
+      self.radius_arcsec = radius, self.all_pairs = true, self.exclude_self = true;
+      uint64_t want = 0;
+      for (size_t i = 0; i < u1.size(); ++i)
+        for (size_t j = 0; j < u1.size(); ++j) want += i != j && sep_arcsec(u1[i], u1[j]) <= radius;
+      EXPECT_EQ(crossmatch_count(s.ra1.data(), s.dec1.data(), s.ra1.size(), s.ra1.data(), s.dec1.data(), s.ra1.size(), self),
+                want);
+    }
+  }
+  CrossmatchOptions o;
+  o.radius_arcsec = -1;
+  const double one = 1.0;
+  EXPECT_THROW(crossmatch_count(&one, &one, 1, &one, &one, 1, o), Error);
+  o.radius_arcsec = 1;
+  EXPECT_EQ(crossmatch_count(&one, &one, 1, &one, &one, 0, o), 0u);
+}
+
 TEST(XmatchKernel, RejectsBadOptionsAndRows) {
   const double ra[] = {1.0, 2.0}, dec[] = {3.0, NAN};
   CrossmatchOptions o;

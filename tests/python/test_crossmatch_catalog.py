@@ -140,6 +140,22 @@ def test_nearest_neighbours_equal_brute_force(sides, radius, k):
     assert_nearest_equal(got, want, k)
 
 
+@pytest.mark.parametrize("kwargs", [dict(radius_arcsec=10.0), dict(radius_arcsec=3600.0, n_neighbors=3),
+                                    dict(radius_arcsec=3600.0, all_pairs=True, min_radius_arcsec=100.0)])
+def test_count_equals_brute_force(sides, kwargs, execution_mode):
+    """count() is computed without the pairs (C++ counts them): it equals brute force's number of pairs."""
+    _, cats, left, right = sides
+    want, amb = brute_pairs(left, right, kwargs["radius_arcsec"])
+    want = want[want.sep >= kwargs.get("min_radius_arcsec", 0.0)]
+    k = None if kwargs.get("all_pairs") else kwargs.get("n_neighbors", 1)
+    expected = len(want) if k is None else int(want.groupby("lid").size().clip(upper=k).sum())
+    assert expected > 50
+    res = cats["left"].crossmatch(cats["right"], **kwargs)
+    # A pair on the radius to within rounding may go either way.
+    assert abs(res.count() - expected) <= len(amb)
+    assert res.count() == len(res.to_pandas())
+
+
 def test_coarse_left_fine_right_align(sides):
     """The coarse catalog on the left, the fine one on the right: partitions of different orders align."""
     _, cats, left, right = sides
