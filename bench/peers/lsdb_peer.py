@@ -88,11 +88,17 @@ def cone_latency(catalog: Path | str, centres: np.ndarray, radius_arcsec: float 
     if missing:
         return missing
     samples, rows = [], 0
+
+    def one(ra, dec):
+        return lsdb.open_catalog(str(catalog), columns=columns or ["id", "ra", "dec"]).cone_search(
+            float(ra), float(dec), radius_arcsec).compute()
+
+    for ra, dec in centres:  # one untimed pass: the file cache holds the leaves read, as it does for Lodestar
+        one(ra, dec)
     with stopwatch() as total:
         for ra, dec in centres:
             with stopwatch() as t:
-                frame = lsdb.open_catalog(str(catalog), columns=columns or ["id", "ra", "dec"]).cone_search(
-                    float(ra), float(dec), radius_arcsec).compute()
+                frame = one(ra, dec)
             samples.append(t())
             rows += len(frame)
     return {"seconds": total(), "cones": len(samples), "rows": rows, "p50_ms": percentile_ms(samples, 50),
