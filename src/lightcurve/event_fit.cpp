@@ -119,19 +119,11 @@ DipFitGuess guess_from(const DipFit& fit) {
   return g;
 }
 
-}  // namespace
-
-namespace {
-
 std::vector<double>& scratch_residuals(size_t n) {
   thread_local std::vector<double> r;
   r.resize(n);
   return r;
 }
-
-}  // namespace
-
-namespace {
 
 // A converged fit that is no dip: no depth left, or a width run onto its lower bound (the model collapsed onto
 // a single point, often outside the event).
@@ -140,38 +132,9 @@ bool degenerate(const DipFit& fit) {
          (fit.amplitude < 1e-3 || std::min(fit.sigma_rise, fit.sigma_fall) <= 1.01 * kMinDipWidthDays);
 }
 
-DipFit fit_dip_clipped_once(std::vector<double>& t, std::vector<double>& f, std::vector<double>& e, const DipFitGuess& guess);
-
-}  // namespace
-
 // A fit whose own uncertainty leaves the depth unconstrained (sigma_A above A): typically the minimum was put
 // in a gap, as deep as the bound allows.
 bool unconstrained(const DipFit& fit) { return fit.status == DipFitStatus::kOk && !(fit.amplitude_err <= fit.amplitude); }
-
-DipFit fit_dip_clipped(std::vector<double>& t, std::vector<double>& f, std::vector<double>& e, const DipFitGuess& guess) {
-  DipFit fit = fit_dip_clipped_once(t, f, e, guess);
-  const bool no_dip = degenerate(fit);
-  if (!no_dip && !unconstrained(fit)) return fit;
-  // Refit the (clipped) points from the start found by the grid search (near the observed minimum), free and
-  // with tied widths, and keep the best refit that is a dip. An unconstrained fit is replaced only by a
-  // constrained refit the data do not reject; a fit that is no dip by any dip, and if there is none it failed,
-  // and says so.
-  DipFit best = fit;
-  bool replaced = false;
-  for (const bool tie : {false, true}) {
-    DipFitOptions o;
-    o.tie_widths = tie;
-    DipFit retry = fit_asymmetric_gaussian_dip(t.data(), f.data(), e.data(), t.size(), guess, o);
-    retry.n_clipped = fit.n_clipped;
-    if (!usable(retry) || retry.status != DipFitStatus::kOk || degenerate(retry)) continue;
-    if (!no_dip && (unconstrained(retry) || retry.chi2_dip - fit.chi2_dip >= kTiedChi2Tolerance)) continue;
-    if (!replaced || retry.chi2_dip < best.chi2_dip) best = retry, replaced = true;
-  }
-  if (no_dip && !replaced) best.status = DipFitStatus::kInvalidResult;
-  return best;
-}
-
-namespace {
 
 DipFit fit_dip_clipped_once(std::vector<double>& t, std::vector<double>& f, std::vector<double>& e, const DipFitGuess& guess) {
   // Find the dip with the robust loss (an outlier cannot capture the model as a spike), reject the points far from
@@ -237,5 +200,28 @@ DipFit fit_dip_clipped_once(std::vector<double>& t, std::vector<double>& f, std:
 }
 
 }  // namespace
+
+DipFit fit_dip_clipped(std::vector<double>& t, std::vector<double>& f, std::vector<double>& e, const DipFitGuess& guess) {
+  DipFit fit = fit_dip_clipped_once(t, f, e, guess);
+  const bool no_dip = degenerate(fit);
+  if (!no_dip && !unconstrained(fit)) return fit;
+  // Refit the (clipped) points from the start found by the grid search (near the observed minimum), free and
+  // with tied widths, and keep the best refit that is a dip. An unconstrained fit is replaced only by a
+  // constrained refit the data do not reject; a fit that is no dip by any dip, and if there is none it failed,
+  // and says so.
+  DipFit best = fit;
+  bool replaced = false;
+  for (const bool tie : {false, true}) {
+    DipFitOptions o;
+    o.tie_widths = tie;
+    DipFit retry = fit_asymmetric_gaussian_dip(t.data(), f.data(), e.data(), t.size(), guess, o);
+    retry.n_clipped = fit.n_clipped;
+    if (!usable(retry) || retry.status != DipFitStatus::kOk || degenerate(retry)) continue;
+    if (!no_dip && (unconstrained(retry) || retry.chi2_dip - fit.chi2_dip >= kTiedChi2Tolerance)) continue;
+    if (!replaced || retry.chi2_dip < best.chi2_dip) best = retry, replaced = true;
+  }
+  if (no_dip && !replaced) best.status = DipFitStatus::kInvalidResult;
+  return best;
+}
 
 }  // namespace lodestar::lightcurve
