@@ -526,18 +526,12 @@ def _concat(parts: list, empty: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else empty
 
 
-DIMMING_DEFAULTS = dict(k_sigma=3.0, min_points=3, min_depth_mag=0.05, extend_sigma=float("nan"), min_baseline_points=5,
-                        max_harmonic=20, fit_padding_factor=2.0, min_fit_padding_days=10.0, fit=True,
-                        max_run_gap_days=60.0)
-
-
 def _dimming_partition(args) -> pd.DataFrame:
     task, id_col, ra_col, dec_col, column, fields, params, hp = args
     cpu = time.thread_time()
     parts = _per_slice(lambda table: _dimming_table(table, id_col, ra_col, dec_col, column, fields, params), task, hp)
     # Slices without events are left out of the concatenation (their empty columns would change dtypes).
-    found = [p for p in parts if len(p)] or parts[:1]
-    df = pd.concat(found, ignore_index=True) if len(found) > 1 else found[0].copy()
+    df = _concat(parts, parts[0])
     for k in ("detections", "light_curves"):
         df.attrs[k] = sum(p.attrs[k] for p in parts)
     df.attrs["cpu_seconds"] = time.thread_time() - cpu  # this task's CPU time (read, convert, search), for benchmarks
@@ -602,8 +596,7 @@ def find_dimming_events(catalog: Catalog, k_sigma: float = 3.0, min_points: int 
 def _map_partition(args) -> pd.DataFrame:
     task, id_col, column, names, fn, kwargs, hp = args
     parts = _per_slice(lambda table: _map_table(table, id_col, column, names, fn, kwargs), task, hp)
-    found = [p for p in parts if len(p)] or parts[:1]
-    return pd.concat(found, ignore_index=True) if len(found) > 1 else found[0]
+    return _concat(parts, parts[0])
 
 
 def _map_table(table: pa.Table, id_col, column, names, fn, kwargs) -> pd.DataFrame:
