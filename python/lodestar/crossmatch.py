@@ -250,8 +250,6 @@ def _count(lra, ldec, rra, rdec, n_left: int, o: XmatchOptions) -> int:
     pairs need Python's finishing: self-match (self pairs dropped) or how='left' (unmatched rows added)."""
     if o.self_match or o.how == "left":
         return len(_kernel(lra, ldec, rra, rdec, n_left, o)[0])
-    if not (len(lra) and len(rra)):
-        return 0
     return int(_core.crossmatch_count(lra, ldec, rra, rdec, o.radius_arcsec, n_neighbors=o.n_neighbors, all_pairs=o.all_pairs,
                                       min_radius_arcsec=o.min_radius_arcsec))
 
