@@ -101,16 +101,25 @@ def _median3(f):
     return m
 
 
+def _spikes(f, e):
+    """Isolated spikes (event_fit.cpp, mark_spikes): points with a time neighbour on each side more than
+    CLIP_SIGMA errors from the median of themselves and those neighbours."""
+    return np.abs(f - _median3(f)) > CLIP_SIGMA * e
+
+
 def dip_start(t, f, e, t_min, start, end, t_before, t_after):
     """The C++ dip_start (event_fit.hpp): trial positions (t_min, the minimum of the 3-point running median flux
     within [start, end] and over all points) x widths ({1/4 .. 4} x half the distance to the detections around
     the run), flat level and depth by weighted linear least squares, the trial of least chi^2 with each term
-    capped at CLIP_SIGMA^2 (trials with < 2 detections within 1 sigma, or none on one side, skipped). Returns (f0, A, t0, sigma_rise, sigma_fall)."""
+    capped at CLIP_SIGMA^2 (trials with < 2 detections within 1 sigma, or none on one side, skipped). When there
+    are spikes each trial is also solved without them. Returns (guess, spike_free), each (f0, A, t0, sigma_rise,
+    sigma_fall); spike_free is None when there are no spikes (or no trial without them)."""
     best = (1.0, 0.1, t_min, max(0.5 * (t_min - t_before), 0.05), max(0.5 * (t_after - t_min), 0.05))
     if t.size == 0:
-        return best
-    w = 1 / e**2
-    sw, swy = w.sum(), (w * f).sum()
+        return best, None
+    spike = _spikes(f, e)
+    parts = [np.ones(t.size, dtype=bool)] + ([~spike] if spike.any() else [])
+    bests, best_losses = [best, None], [np.inf, np.inf]
     sm = _median3(f)
     centres = [t_min]
     inside = (t >= start) & (t <= end)
@@ -120,7 +129,6 @@ def dip_start(t, f, e, t_min, start, end, t_before, t_after):
         centres.append(c1)
     if c2 != t_min and c2 != c1:
         centres.append(c2)
-    best_loss = np.inf
     for t0 in centres:
         base_r, base_f = max(0.5 * abs(t0 - t_before), 0.05), max(0.5 * abs(t_after - t0), 0.05)
         dt = t - t0
@@ -133,22 +141,26 @@ def dip_start(t, f, e, t_min, start, end, t_before, t_after):
                 n_rise, n_fall = np.sum(core & (dt < 0)), np.sum(core & (dt >= 0))
                 if n_rise + n_fall < MIN_CORE_POINTS or n_rise == 0 or n_fall == 0:
                     continue
-                swg, swgg, swyg = (w * g).sum(), (w * g * g).sum(), (w * f * g).sum()
-                det = sw * swgg - swg * swg
-                if not det > 1e-12 * sw * swgg:
-                    continue
-                f0 = (swy * swgg - swg * swyg) / det
-                b = (swy * swg - sw * swyg) / det
-                if not (f0 > 0 and b > 0):
-                    continue
-                r = (f0 - b * g - f) / e
-                loss = np.sum(np.minimum(r * r, CLIP_SIGMA**2))
-                if loss < best_loss:
-                    best_loss = loss
-                    best = (f0, float(np.clip(b / f0, 1e-3, 0.95)), t0, base_r * kr, base_f * kf)
-    if not np.isfinite(best_loss):
+                for part, keep in enumerate(parts):
+                    w = np.where(keep, 1 / e**2, 0.0)
+                    sw, swy = w.sum(), (w * f).sum()
+                    swg, swgg, swyg = (w * g).sum(), (w * g * g).sum(), (w * f * g).sum()
+                    det = sw * swgg - swg * swg
+                    if not det > 1e-12 * sw * swgg:
+                        continue
+                    f0 = (swy * swgg - swg * swyg) / det
+                    b = (swy * swg - sw * swyg) / det
+                    if not (f0 > 0 and b > 0):
+                        continue
+                    r = (f0 - b * g - f) / e  # ranked over all points in both cases
+                    loss = np.sum(np.minimum(r * r, CLIP_SIGMA**2))
+                    if loss < best_losses[part]:
+                        best_losses[part] = loss
+                        bests[part] = (f0, float(np.clip(b / f0, 1e-3, 0.95)), t0, base_r * kr, base_f * kf)
+    best = bests[0]
+    if not np.isfinite(best_losses[0]):
         best = (best[0], 0.1, *best[2:])
-    return best
+    return best, bests[1]
 
 
 def _degenerate(res) -> bool:
@@ -171,13 +183,41 @@ def fit_event_scipy(t, f, e, t_min, start, end, t_before, t_after):
     dip, removal of isolated points > CLIP_SIGMA errors from it (at most max(2, n // 10)), the plain least-squares fit,
     one width for both sides when a flank of the dip holds fewer than MIN_FLANK_POINTS detections >= FLANK_SIGMA
     deep (kept unless its chi^2 is TIED_CHI2_TOLERANCE worse), and refits from the start when the result leaves the
-    depth unconstrained or is no dip (a degenerate fit that nothing replaces is reported as failed). Returns
-    fit_dip_scipy's dict plus n_clipped."""
+    depth unconstrained or is no dip (a degenerate fit that nothing replaces is reported as failed); when that
+    leaves no constrained dip, or one held up by a single point, and there are spikes, steps 1-4 once more on the
+    points without the spikes from dip_start's spike-free trial, kept when constrained and its capped chi^2 over all
+    points is within TIED_CHI2_TOLERANCE. Returns fit_dip_scipy's dict plus n_clipped."""
     t, f, e = (np.asarray(x, dtype=float) for x in (t, f, e))
-    guess = dip_start(t, f, e, t_min, start, end, t_before, t_after)
+    guess, spike_free = dip_start(t, f, e, t_min, start, end, t_before, t_after)
+    t_all, f_all, e_all = t, f, e
     res, t, f, e = _fit_event_once(t, f, e, guess)
-    if not (_unconstrained(res) or _degenerate(res)):
+    if _unconstrained(res) or _degenerate(res):
+        res = _refit_from_guess(t, f, e, guess, res)
+    if spike_free is None or not (not res["success"] or _unconstrained(res) or _on_one_point(res, t)):
         return res
+    # Step 6 (as in C++): fit again without the spikes, from the trial solved without them.
+    keep = ~_spikes(f_all, e_all)
+    alt, t2, _, _ = _fit_event_once(t_all[keep], f_all[keep], e_all[keep], spike_free)
+    alt["n_clipped"] += int((~keep).sum())
+    if not alt["success"] or _degenerate(alt) or _unconstrained(alt) or _on_one_point(alt, t2):
+        return res
+    if res["success"] and _capped_chi2(alt, t_all, f_all, e_all) - _capped_chi2(res, t_all, f_all, e_all) >= TIED_CHI2_TOLERANCE:
+        return res
+    return alt
+
+
+def _on_one_point(res, t) -> bool:
+    """A converged fit with fewer than MIN_CORE_POINTS detections within one width of t0 (as in C++)."""
+    return res["success"] and np.sum((t >= res["t0"] - res["sigma_rise"]) & (t <= res["t0"] + res["sigma_fall"])) < MIN_CORE_POINTS
+
+
+def _capped_chi2(res, t, f, e) -> float:
+    r = (f - dip_model(t, res["f0"], res["amplitude"], res["t0"], res["sigma_rise"], res["sigma_fall"])) / e
+    return float(np.sum(np.minimum(r * r, CLIP_SIGMA**2)))
+
+
+def _refit_from_guess(t, f, e, guess, res):
+    """Step 5: refits from the start when the result leaves the depth unconstrained or is no dip."""
     retries = []
     for tie in (False, True):
         r = _fit_from(t, f, e, *guess, tie_widths=tie)

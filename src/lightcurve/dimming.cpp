@@ -314,7 +314,7 @@ class ObjectSearch {
       ff_.push_back(f);
       fe_.push_back(f * kFluxPerMag * d_.sigma[i]);
     }
-    const DipFitGuess g =
+    const DipStarts g =
         dip_start(ft_.data(), ff_.data(), fe_.data(), ft_.size(), e.t_min, e.start, e.end, t_before, t_after, grid_);
     e.fit = fit_dip_clipped(ft_, ff_, fe_, g);
   }

@@ -29,10 +29,15 @@ def detectable_dips(survey):
 
 
 def matching_candidate(candidates, dip):
-    """The non-periodic event of the dip's star overlapping the dip's +-2 sigma span."""
+    """The non-periodic event of the dip's star overlapping the dip's +-2 sigma span; of several (a long dip the
+    detector split, or a neighbouring dip's event reaching into the span), the one whose run is nearest the
+    dip's minimum (holds it, else the smallest time from it)."""
     c = candidates[candidates.object_id == dip.object_id]
     c = c[(c.end >= dip.t0 - 2 * dip.sigma_rise) & (c.start <= dip.t0 + 2 * dip.sigma_fall)]
-    return c.iloc[0] if len(c) else None
+    if not len(c):
+        return None
+    distance = np.maximum(0.0, np.maximum(c.start.to_numpy() - dip.t0, dip.t0 - c.end.to_numpy()))
+    return c.iloc[int(np.argmin(distance))]
 
 
 def test_survey_has_what_the_tests_need(survey):
@@ -123,8 +128,9 @@ def test_fitted_depths_match_truth(survey, events):
     assert b.within.mean() >= 0.90
     # Also on every dip but those with a flank never observed (no detection within 3 sigma on one side).
     assert t[~t.flank_unobserved].within.mean() >= 0.90
-    # On the whole recall population (dips into a seasonal gap included) it is reported, with a floor.
-    assert t.within.mean() >= 0.85
+    # And on the whole recall population, dips into a seasonal gap included (measured 90.6%: 336 of 371; the
+    # held-out seeds 43 and 44 give 89.1% and 88.4%, docs/lightcurves.md).
+    assert t.within.mean() >= 0.90
     assert abs(t.ratio.median() - 1) < 0.05
 
 
