@@ -51,11 +51,13 @@ DipStarts dip_start(const double* t, const double* f, const double* e, size_t n,
 // the depth unconstrained (amplitude_err > amplitude) is refitted from `starts.guess` (free, then tied) and replaced by a
 // constrained fit whose chi^2 is within kTiedChi2Tolerance; a result that is no dip (amplitude < 1e-3, or a width
 // at kMinDipWidthDays) is refitted the same way and, if nothing better converges, reported as kInvalidResult
-// instead of a success. (6) When that leaves no constrained dip (failed, or still unconstrained) and there is a
-// spike-free start, steps (1)-(4) run again from it on all the points; that fit replaces the result when it is a
-// converged, constrained dip whose chi^2 capped at kClipSigma^2 per point (over all the points: the two fits
-// may clip different ones) is within kTiedChi2Tolerance of the result's, or when the result failed.
-// t/f/e are left as the points of the returned fit. n_points counts the points fitted, n_clipped those removed.
+// instead of a success. (6) When that leaves no constrained dip (failed, still unconstrained, or held up by one
+// detection: fewer than kMinCorePoints points within one width of t0) and there is a spike-free start, steps
+// (1)-(4) run again from it on the points without the spikes; that fit replaces the result when it is a
+// converged, constrained dip on at least kMinCorePoints points whose chi^2 capped at kClipSigma^2 per point (over
+// all the points: the two fits drop different ones) is within kTiedChi2Tolerance of the result's, or when the
+// result failed. t/f/e are left as the points of the returned fit. n_points counts the points fitted, n_clipped
+// those removed (the spikes included).
 DipFit fit_dip_clipped(std::vector<double>& t, std::vector<double>& f, std::vector<double>& e, const DipStarts& starts);
 
 }  // namespace lodestar::lightcurve
