@@ -118,7 +118,10 @@ def dip_start(t, f, e, t_min, start, end, t_before, t_after):
     if t.size == 0:
         return best, None
     spike = _spikes(f, e)
-    parts = [np.ones(t.size, dtype=bool)] + ([~spike] if spike.any() else [])
+    # Weights of all points and, when there are spikes, of the points without them, with their sums: fixed
+    # for every trial.
+    weights = [1 / e**2] + ([np.where(spike, 0.0, 1 / e**2)] if spike.any() else [])
+    sums = [(w.sum(), (w * f).sum()) for w in weights]
     bests, best_losses = [best, None], [np.inf, np.inf]
     sm = _median3(f)
     centres = [t_min]
@@ -141,9 +144,7 @@ def dip_start(t, f, e, t_min, start, end, t_before, t_after):
                 n_rise, n_fall = np.sum(core & (dt < 0)), np.sum(core & (dt >= 0))
                 if n_rise + n_fall < MIN_CORE_POINTS or n_rise == 0 or n_fall == 0:
                     continue
-                for part, keep in enumerate(parts):
-                    w = np.where(keep, 1 / e**2, 0.0)
-                    sw, swy = w.sum(), (w * f).sum()
+                for part, (w, (sw, swy)) in enumerate(zip(weights, sums)):
                     swg, swgg, swyg = (w * g).sum(), (w * g * g).sum(), (w * f * g).sum()
                     det = sw * swgg - swg * swg
                     if not det > 1e-12 * sw * swgg:
