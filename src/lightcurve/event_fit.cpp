@@ -227,14 +227,12 @@ DipFit fit_dip_clipped_once(std::vector<double>& t, std::vector<double>& f, std:
   return tied.status == DipFitStatus::kOk && tied.chi2_dip - fit.chi2_dip < kTiedChi2Tolerance ? tied : fit;
 }
 
-// Step (5): refits the (clipped) points from `guess`, free and with tied widths.
+// Step (5): refits the (clipped) points from the grid's start (near the observed minimum), free and with tied
+// widths, and keeps the best refit that is a dip. An unconstrained fit is replaced only by a constrained refit
+// the data do not reject; a fit that is no dip by any dip, and if there is none it failed, and says so.
 DipFit refit_from_guess(std::vector<double>& t, std::vector<double>& f, std::vector<double>& e, const DipFitGuess& guess,
                         const DipFit& fit) {
   const bool no_dip = degenerate(fit);
-  // Refit the (clipped) points from the start found by the grid search (near the observed minimum), free and
-  // with tied widths, and keep the best refit that is a dip. An unconstrained fit is replaced only by a
-  // constrained refit the data do not reject; a fit that is no dip by any dip, and if there is none it failed,
-  // and says so.
   DipFit best = fit;
   bool replaced = false;
   for (const bool tie : {false, true}) {
@@ -251,7 +249,8 @@ DipFit refit_from_guess(std::vector<double>& t, std::vector<double>& f, std::vec
 }
 
 // A converged fit held up by a single detection: fewer than kMinCorePoints points within one width of t0 (the
-// start grid's rule for a dip, applied to the result). Typically the model collapsed onto an outlier.
+// start grid's minimum count of core points, applied to the result). Typically the model collapsed onto an
+// outlier.
 bool on_one_point(const DipFit& fit, const std::vector<double>& t) {
   if (fit.status != DipFitStatus::kOk) return false;
   const auto lo = std::lower_bound(t.begin(), t.end(), fit.t0 - fit.sigma_rise);
