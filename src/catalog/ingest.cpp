@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -14,7 +15,11 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <limits>
+#include <map>
 #include <mutex>
+#include <numeric>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -22,6 +27,8 @@
 #include "catalog/catalog_sql.hpp"
 #include "catalog/fits_table.hpp"
 #include "catalog/hats_catalog.hpp"
+#include "catalog/ingest_stream.hpp"
+#include "catalog/pixel_counter.hpp"
 #include "catalog/skymap_fits.hpp"
 #include "engine/engine.hpp"
 #include "engine/parquet_format.hpp"
@@ -157,9 +164,9 @@ std::vector<std::string> split_cells(const std::string& s) {
   return out;
 }
 
-// Runs `sql` while a poller reports DuckDB's progress of it.
-QueryResult run_with_progress(duckdb_connection con, const std::string& sql, const std::function<void(double, int64_t)>& report) {
-  if (!report) return run_query(con, sql);
+// Runs `work` (a query on `con`) while a poller reports DuckDB's progress of it.
+void with_progress(duckdb_connection con, const std::function<void(double, int64_t)>& report, const std::function<void()>& work) {
+  if (!report) return work();
   // Progress tracking is a per-connection setting; never printed by DuckDB itself.
   run_query(con, "SET enable_progress_bar = true; SET enable_progress_bar_print = false");
   // The poller waits on a condition variable, not a plain sleep, so that the
@@ -186,26 +193,19 @@ QueryResult run_with_progress(duckdb_connection con, const std::string& sql, con
     poller.join();
   };
   try {
-    QueryResult r = run_query(con, sql);
+    work();
     stop();
-    return r;
   } catch (...) {
     stop();
     throw;
   }
 }
 
-int64_t rows_written(QueryResult& r) { return duckdb_value_int64(r.raw(), 0, 0); }
-
-// Calls fn(values, validity, n) for the BIGINT column `column` of `table`, in
-// rowid order, chunk by chunk from a streaming result: nothing is
-// materialized, so memory stays bounded whatever the table's size (and a
-// materialized copy of the column cost more than the scan itself).
-void for_each_int64_chunk(duckdb_connection con, const std::string& table, const std::string& column,
-                          const std::function<void(const int64_t*, const uint64_t*, idx_t)>& fn) {
-  const std::string sql = "SELECT " + column + " FROM " + table;
+// `sql` as a streaming result: run until its first rows can be fetched, then
+// fetched chunk by chunk, nothing materialized.
+QueryResult run_streaming(duckdb_connection con, const std::string& sql) {
+  auto fail = [](const char* what) { return Error(what ? what : "query failed"); };
   duckdb_prepared_statement stmt = nullptr;
-  auto fail = [&](const char* what) -> Error { return Error(sql + ": " + (what ? what : "query failed")); };
   if (duckdb_prepare(con, sql.c_str(), &stmt) == DuckDBError) {
     const Error e = fail(duckdb_prepare_error(stmt));
     duckdb_destroy_prepare(&stmt);
@@ -224,14 +224,62 @@ void for_each_int64_chunk(duckdb_connection con, const std::string& table, const
   r.mark_valid();
   duckdb_destroy_pending(&pending);
   if (state == DuckDBError) throw fail(duckdb_result_error(r.raw()));
-  while (true) {
-    DataChunk chunk(duckdb_fetch_chunk(*r.raw()));
-    if (!chunk) break;
-    duckdb_vector v = duckdb_data_chunk_get_vector(chunk.get(), 0);
-    fn(static_cast<const int64_t*>(duckdb_vector_get_data(v)), duckdb_vector_get_validity(v),
-       duckdb_data_chunk_get_size(chunk.get()));
+  return r;
+}
+
+int64_t rows_written(QueryResult& r) { return duckdb_value_int64(r.raw(), 0, 0); }
+
+// Bytes of a DuckDB memory size ("2GB", "512 MiB", "1000000B"), or nullopt.
+std::optional<int64_t> parse_memory_size(const std::string& text) {
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
   }
-  if (const char* e = duckdb_result_error(r.raw())) throw fail(e);
+  std::string unit = lower(text.substr(used));
+  unit.erase(std::remove(unit.begin(), unit.end(), ' '), unit.end());
+  static const std::map<std::string, double> units = {
+      {"", 1},     {"b", 1},     {"byte", 1},     {"bytes", 1},       {"kb", 1e3},           {"mb", 1e6},
+      {"gb", 1e9}, {"tb", 1e12}, {"kib", 1024.0}, {"mib", 1048576.0}, {"gib", 1073741824.0}, {"tib", 1099511627776.0}};
+  const auto it = units.find(unit);
+  if (it == units.end() || !(value > 0)) return std::nullopt;
+  return static_cast<int64_t>(value * it->second);
+}
+
+// Rough bytes per row of a column type in DuckDB's vectors, for the bound on
+// the rows queued between the sorted stream and the leaf writers.
+int64_t value_bytes(duckdb_logical_type type) {
+  switch (duckdb_get_type_id(type)) {
+    case DUCKDB_TYPE_BOOLEAN:
+    case DUCKDB_TYPE_TINYINT:
+    case DUCKDB_TYPE_UTINYINT:
+      return 1;
+    case DUCKDB_TYPE_SMALLINT:
+    case DUCKDB_TYPE_USMALLINT:
+      return 2;
+    case DUCKDB_TYPE_INTEGER:
+    case DUCKDB_TYPE_UINTEGER:
+    case DUCKDB_TYPE_FLOAT:
+    case DUCKDB_TYPE_DATE:
+      return 4;
+    case DUCKDB_TYPE_BIGINT:
+    case DUCKDB_TYPE_UBIGINT:
+    case DUCKDB_TYPE_DOUBLE:
+    case DUCKDB_TYPE_TIMESTAMP:
+      return 8;
+    case DUCKDB_TYPE_HUGEINT:
+    case DUCKDB_TYPE_UHUGEINT:
+    case DUCKDB_TYPE_INTERVAL:
+    case DUCKDB_TYPE_UUID:
+      return 16;
+    case DUCKDB_TYPE_VARCHAR:
+    case DUCKDB_TYPE_BLOB:
+      return 48;  // the 16-byte string header and a short text
+    default:
+      return 128;  // lists, structs, maps: a guess
+  }
 }
 
 // The staging folder of an ingest: <root>/.ingest-<name>-<pid>. Stale ones of
@@ -288,12 +336,16 @@ class Ingest {
     try {
       EngineOptions eo;
       eo.threads = o_.threads;
-      eo.memory_limit = o_.memory_limit;
+      // A quarter of the budget bounds the rows queued to the leaf writers;
+      // DuckDB's sort gets the rest (and spills beyond it).
+      const std::optional<int64_t> budget = parse_memory_size(o_.memory_limit);
+      eo.memory_limit = budget ? std::to_string(*budget - *budget / 4) + "B" : o_.memory_limit;
+      feed_budget_bytes_ = budget ? *budget / 4 : int64_t{512} << 20;
       eo.temp_directory = staging_ + "/spill";
       engine_ = std::make_unique<Engine>(eo);
       con_ = engine_->connect();
       timed("inspect", [&] { build_source(); });
-      timed("read+sort", [&] { stage_sorted(); });
+      timed("read+sort", [&] { start_sorted_stream(); });
       timed("plan", [&] { plan(); });
       start_skymap();
       timed("write", [&] { write_leaves(); });
@@ -305,6 +357,8 @@ class Ingest {
       timed("publish", [&] { publish(); });
     } catch (...) {
       if (skymap_.valid()) skymap_.wait();  // it writes into the staging folder removed below
+      first_chunk_.reset();
+      stream_ = QueryResult();
       con_ = Connection();
       engine_.reset();
       std::error_code ignored;
@@ -312,7 +366,7 @@ class Ingest {
       throw;
     }
     report_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    return report_;
+    return std::move(report_);
   }
 
  private:
@@ -321,10 +375,16 @@ class Ingest {
   Format format_ = Format::Csv;
   CatalogRoot root_{""};
   std::string target_, staging_;
+  // Declared before the engine, so both outlive every query that calls them.
+  std::unique_ptr<PartitionFeeds> feeds_ = std::make_unique<PartitionFeeds>();
+  std::unique_ptr<PixelCounter> counter_;
+  int64_t feed_budget_bytes_ = 0;
   std::unique_ptr<Engine> engine_;
   std::future<void> skymap_;
   int skymap_order_ = 0;
   Connection con_;
+  QueryResult stream_;  // the sorted rows; destroyed before the connection
+  std::unique_ptr<DataChunk> first_chunk_;
   std::string source_;  // FROM-clause relation of the input
   std::vector<Column> columns_;
   std::string ra_, dec_;
@@ -454,66 +514,49 @@ class Ingest {
     return s;
   }
 
-  static constexpr const char* kStaged = "staged";
-  int64_t staged_rows_ = 0;  // rows of the staged table (valid coordinates or not)
-
-  // Pass 1: one read of the input, adding _healpix_29 (NULL for invalid
-  // coordinates), sorted by it into a table of the ingest's in-memory
-  // database. DuckDB's sort and the table spill to the staging folder beyond
-  // the memory budget, and a table is cheaper to fill and to cut ranges out of
-  // than a staging Parquet file (no encoding, no decoding; zone maps on the
-  // sorted _healpix_29 prune each partition's scan to its own row groups).
-  void stage_sorted() {
+  // The ingest's single pass over the input: DuckDB reads it, adds
+  // `_healpix_29` (NULL for invalid coordinates, which sort last) while
+  // counting the histogram, and sorts; the sorted rows are then read as a
+  // stream, straight into the leaf writers (see ingest_stream.hpp). The sort
+  // spills to the staging folder beyond the memory budget.
+  void start_sorted_stream() {
+    counter_ = std::make_unique<PixelCounter>(o_.highest_order);
+    register_counting_healpix29(con_.get(), counter_.get(), o_.highest_order);
+    feeds_->register_function(con_.get());
     const std::string r = sql_identifier(ra_) + "::DOUBLE", d = sql_identifier(dec_) + "::DOUBLE";
-    const std::string sql = std::string("CREATE TABLE ") + kStaged + " AS SELECT " + select_columns() + ", CASE WHEN " +
-                            valid_condition() + " THEN healpix29(" + r + ", " + d + ") END AS _healpix_29 FROM " + source_ +
-                            " ORDER BY _healpix_29 NULLS FIRST";
+    const std::string sql = "SELECT " + select_columns() + ", " + kCountingHealpixFunction + "(" + r + ", " + d +
+                            ") AS _healpix_29 FROM " + source_ + " ORDER BY _healpix_29 NULLS LAST";
     try {
       std::function<void(double, int64_t)> report;
       if (o_.on_progress) report = [&](double f, int64_t rows) { progress("read", f, rows, 0); };
-      QueryResult r = run_with_progress(con_.get(), sql, report);
-      staged_rows_ = rows_written(r);
+      with_progress(con_.get(), report, [&] { stream_ = run_streaming(con_.get(), sql); });
+      // A sort emits its first row only after it has consumed all its input:
+      // from here on the counter holds every row.
+      first_chunk_ = std::make_unique<DataChunk>(duckdb_fetch_chunk(*stream_.raw()));
+      if (const char* e = duckdb_result_error(stream_.raw())) throw Error(e);
     } catch (const Error& e) {
       throw Error(describe_inputs() + ": " + e.what());
     }
+    std::vector<std::string> names;
+    std::vector<LogicalType> types;
+    for (idx_t c = 0; c < stream_.column_count(); ++c) {
+      names.push_back(stream_.column_name(c));
+      types.emplace_back(duckdb_column_logical_type(stream_.raw(), c));
+    }
+    int64_t row_bytes = 0;
+    for (const auto& t : types) row_bytes += value_bytes(t.get());
+    const int64_t queued_rows =
+        std::max<int64_t>(static_cast<int64_t>(duckdb_vector_size()), feed_budget_bytes_ / std::max<int64_t>(row_bytes, 1));
+    feeds_->set_columns(std::move(names), std::move(types), queued_rows);
     progress("read", 1.0, 0, 0);
-  }
-
-  // Pass 2: the histogram at highest_order, counted in one streaming scan of
-  // the staged _healpix_29 column (sorted, so runs of equal pixels; cheaper
-  // than a hash aggregate over up to 12·4^k groups). NULLs are the rows with
-  // invalid coordinates.
-  std::vector<PixelCount> histogram(int64_t& invalid) {
-    const int shift = 2 * (29 - o_.highest_order);
-    std::vector<PixelCount> h;
-    // At most one entry per row or per pixel; reserving the bound costs
-    // address space only, and spares the copies of a growing vector.
-    h.reserve(static_cast<size_t>(std::min<int64_t>(staged_rows_, healpix_npix(o_.highest_order))));
-    bool sorted = true;
-    invalid = 0;
-    for_each_int64_chunk(con_.get(), kStaged, "_healpix_29", [&](const int64_t* v, const uint64_t* valid, idx_t n) {
-      for (idx_t i = 0; i < n; ++i) {
-        if (valid && !duckdb_validity_row_is_valid(const_cast<uint64_t*>(valid), i)) {
-          ++invalid;
-          continue;
-        }
-        const int64_t pix = v[i] >> shift;
-        if (!h.empty() && h.back().pixel == pix) {
-          ++h.back().count;
-          continue;
-        }
-        if (!h.empty() && h.back().pixel > pix) sorted = false;
-        h.push_back({pix, 1});
-      }
-    });
-    if (!sorted) throw Error("internal error: the staged rows are not sorted by _healpix_29");
-    return h;
   }
 
   void plan() {
     const int k = o_.highest_order;
-    int64_t invalid = 0, total = 0;
-    report_.histogram = histogram(invalid);
+    report_.histogram = counter_->counts();
+    const int64_t invalid = counter_->invalid_rows();
+    counter_.reset();  // its dense tallies are the size of the sky at order k
+    int64_t total = 0;
     for (const auto& pc : report_.histogram) total += pc.count;
     report_.histogram_order = k;
     if (invalid > 0 && !o_.drop_invalid_coordinates) report_invalid_coordinates(invalid);
@@ -570,31 +613,132 @@ class Ingest {
     });
   }
 
-  // Pass 3: each partition is a contiguous range of the sorted staged table;
-  // the range filter prunes its row groups by their _healpix_29 zone maps, and
-  // the table's insertion order (sorted) is kept by the write.
+  // Pass 2: the sorted stream is cut into partitions, in `_healpix_29` order,
+  // and each partition's rows are queued to a COPY writing its leaf. One
+  // writer per DuckDB thread: a COPY from a single-reader source encodes on
+  // one thread, so the leaves are written side by side.
   void write_leaves() {
     const std::string dataset = staging_ + "/catalog/dataset";
-    const std::string cols = select_columns() + ", _healpix_29";
-    const std::string options = parquet_copy_options(o_.row_group_rows);
-    int64_t written = 0;
-    for (const auto& p : report_.partitions) {
-      const PixelRange range = to_order29({p.pixel, p.pixel + 1}, p.order);
-      const std::string leaf = leaf_path(dataset, p.order, p.pixel);
-      fs::create_directories(fs::path(leaf).parent_path());
-      QueryResult r = run_query(con_.get(), "COPY (SELECT " + cols + " FROM " + kStaged +
-                                                " WHERE _healpix_29 >= " + std::to_string(range.begin) + " AND _healpix_29 < " +
-                                                std::to_string(range.end) + ") TO " + sql_string_literal(leaf) + options);
-      const int64_t n = rows_written(r);
-      if (n != p.rows)
-        throw Error("internal error: partition Norder=" + std::to_string(p.order) + ", Npix=" + std::to_string(p.pixel) +
-                    " wrote " + std::to_string(n) + " rows, planned " + std::to_string(p.rows));
-      written += n;
-      progress("write", static_cast<double>(written) / report_.rows, written, report_.rows);
+    for (const auto& p : report_.partitions) fs::create_directories(fs::path(leaf_path(dataset, p.order, p.pixel)).parent_path());
+    std::atomic<int64_t> written{0};
+    std::vector<std::thread> writers;
+    auto join = [&] {
+      for (auto& t : writers) t.join();
+      writers.clear();
+    };
+    try {
+      for (int w = 0; w < std::max(1, engine_->threads()); ++w)
+        writers.emplace_back([&] { write_claimed_leaves(dataset, written); });
+      dispatch_sorted_rows();
+      feeds_->finish();
+    } catch (const std::exception& e) {
+      feeds_->fail(e.what());
+      join();
+      throw;
     }
+    join();
+    stream_ = QueryResult();  // the sort's memory and spill files
+    first_chunk_.reset();
+    if (auto failure = feeds_->failure()) throw Error(*failure);
     if (written != report_.rows)
-      throw Error("internal error: wrote " + std::to_string(written) + " rows of " + std::to_string(report_.rows));
-    run_query(con_.get(), std::string("DROP TABLE ") + kStaged);  // frees its memory and spill files
+      throw Error("internal error: wrote " + std::to_string(written.load()) + " rows of " + std::to_string(report_.rows));
+  }
+
+  // A writer thread: claims the next partition's feed, COPYs it into the leaf, until none is left.
+  void write_claimed_leaves(const std::string& dataset, std::atomic<int64_t>& written) {
+    const std::string options = parquet_copy_options(o_.row_group_rows);
+    try {
+      Connection con = engine_->connect();
+      while (auto claim = feeds_->claim()) {
+        const PlannedPartition& p = report_.partitions[claim->partition];
+        const std::string leaf = leaf_path(dataset, p.order, p.pixel);
+        int64_t n = -1;
+        try {
+          QueryResult r = run_query(con.get(), std::string("COPY (SELECT * FROM ") + kPartitionFeedFunction + "(" +
+                                                   std::to_string(claim->feed) + ")) TO " + sql_string_literal(leaf) + options);
+          n = rows_written(r);
+        } catch (...) {
+          feeds_->done(claim->feed);
+          throw;
+        }
+        feeds_->done(claim->feed);
+        if (n != p.rows)
+          throw Error("internal error: partition Norder=" + std::to_string(p.order) + ", Npix=" + std::to_string(p.pixel) +
+                      " wrote " + std::to_string(n) + " rows, planned " + std::to_string(p.rows));
+        written += n;
+      }
+    } catch (const std::exception& e) {
+      feeds_->fail(e.what());
+    }
+  }
+
+  // The reader of the sorted stream (this thread): routes each run of rows to
+  // the feed of the partition holding it, checking the order as it goes.
+  void dispatch_sorted_rows() {
+    const auto& parts = report_.partitions;
+    std::vector<size_t> by_range(parts.size());
+    std::iota(by_range.begin(), by_range.end(), size_t{0});
+    auto begin_of = [&](size_t i) { return to_order29({parts[i].pixel, parts[i].pixel + 1}, parts[i].order).begin; };
+    std::sort(by_range.begin(), by_range.end(), [&](size_t a, size_t b) { return begin_of(a) < begin_of(b); });
+
+    const idx_t hp_column = stream_.column_count() - 1;  // _healpix_29 is the last column
+    size_t next = 0;                                     // index in by_range of the next partition to open
+    int64_t feed = -1, fed = 0, dispatched = 0, previous = std::numeric_limits<int64_t>::min();
+    PixelRange range{0, 0};
+    const PlannedPartition* current = nullptr;
+    auto close_feed = [&] {
+      if (feed < 0) return;
+      feeds_->close(feed);
+      if (fed != current->rows)
+        throw Error("internal error: partition Norder=" + std::to_string(current->order) +
+                    ", Npix=" + std::to_string(current->pixel) + " received " + std::to_string(fed) + " rows, planned " +
+                    std::to_string(current->rows));
+      feed = -1;
+    };
+    std::unique_ptr<DataChunk> chunk = std::move(first_chunk_);
+    while (chunk && *chunk) {
+      auto shared = std::shared_ptr<DataChunk>(std::move(chunk));
+      const idx_t n = duckdb_data_chunk_get_size(shared->get());
+      duckdb_vector hv = duckdb_data_chunk_get_vector(shared->get(), hp_column);
+      const auto* h = static_cast<const int64_t*>(duckdb_vector_get_data(hv));
+      uint64_t* validity = duckdb_vector_get_validity(hv);
+      auto valid = [&](idx_t i) { return validity == nullptr || duckdb_validity_row_is_valid(validity, i); };
+      bool invalid_tail = false;
+      for (idx_t i = 0; i < n;) {
+        if (!valid(i)) {
+          // NULLS LAST: the rest of the stream is the invalid rows, counted and dropped.
+          invalid_tail = true;
+          break;
+        }
+        if (h[i] < previous) throw Error("internal error: the sorted rows are out of _healpix_29 order");
+        if (feed < 0 || h[i] >= range.end) {
+          close_feed();
+          if (next == by_range.size() || h[i] < begin_of(by_range[next]) ||
+              h[i] >= to_order29({parts[by_range[next]].pixel, parts[by_range[next]].pixel + 1}, parts[by_range[next]].order).end)
+            throw Error("internal error: a row with _healpix_29 = " + std::to_string(h[i]) + " is in no planned partition");
+          current = &parts[by_range[next]];
+          range = to_order29({current->pixel, current->pixel + 1}, current->order);
+          feed = feeds_->open(by_range[next]);
+          fed = 0;
+          ++next;
+        }
+        idx_t j = i + 1;
+        while (j < n && valid(j) && h[j] >= h[j - 1] && h[j] < range.end) ++j;
+        if (!feeds_->push(feed, RowSlice{shared, i, j})) return;  // a writer failed; write_leaves reports it
+        fed += static_cast<int64_t>(j - i);
+        dispatched += static_cast<int64_t>(j - i);
+        previous = h[j - 1];
+        i = j;
+      }
+      progress("write", static_cast<double>(dispatched) / report_.rows, dispatched, report_.rows);
+      if (invalid_tail) break;
+      chunk = std::make_unique<DataChunk>(duckdb_fetch_chunk(*stream_.raw()));
+    }
+    if (const char* e = duckdb_result_error(stream_.raw())) throw Error(describe_inputs() + ": " + e);
+    close_feed();
+    if (next != by_range.size() || dispatched != report_.rows)
+      throw Error("internal error: the sorted stream ended after " + std::to_string(dispatched) + " of " +
+                  std::to_string(report_.rows) + " rows");
   }
 
   void write_metadata() {

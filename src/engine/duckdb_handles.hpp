@@ -65,7 +65,7 @@ class Connection {
   duckdb_connection con_ = nullptr;
 };
 
-// A materialized query result. Moves only. It may own the connection that
+// A query result (materialized, or streaming when run so). Moves only. It may own the connection that
 // produced it: the result's Arrow export reads that connection's client
 // context, so the connection must outlive the result.
 class QueryResult {
@@ -75,6 +75,15 @@ class QueryResult {
   QueryResult& operator=(const QueryResult&) = delete;
   QueryResult(QueryResult&& other) noexcept
       : result_(other.result_), valid_(std::exchange(other.valid_, false)), owner_(std::move(other.owner_)) {}
+  QueryResult& operator=(QueryResult&& other) noexcept {
+    if (this != &other) {
+      if (valid_) duckdb_destroy_result(&result_);
+      result_ = other.result_;
+      valid_ = std::exchange(other.valid_, false);
+      owner_ = std::move(other.owner_);
+    }
+    return *this;
+  }
   ~QueryResult() {
     if (valid_) duckdb_destroy_result(&result_);
     // owner_ (the connection) is destroyed after this body: after the result.

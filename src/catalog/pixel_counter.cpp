@@ -1,0 +1,186 @@
+#include "catalog/pixel_counter.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "core/healpix_index.hpp"
+
+namespace lodestar {
+namespace {
+
+// a + b, both sorted by pixel, counts of equal pixels summed.
+std::vector<PixelCount> merge_counts(const std::vector<PixelCount>& a, const std::vector<PixelCount>& b) {
+  std::vector<PixelCount> out;
+  out.reserve(a.size() + b.size());
+  size_t i = 0, j = 0;
+  while (i < a.size() || j < b.size()) {
+    if (j == b.size() || (i < a.size() && a[i].pixel < b[j].pixel)) {
+      out.push_back(a[i++]);
+    } else if (i == a.size() || b[j].pixel < a[i].pixel) {
+      out.push_back(b[j++]);
+    } else {
+      out.push_back({a[i].pixel, a[i].count + b[j].count});
+      ++i, ++j;
+    }
+  }
+  return out;
+}
+
+struct FreeDeleter {
+  void operator()(uint32_t* p) const { std::free(p); }
+};
+
+}  // namespace
+
+class PixelCounter::Tally {
+ public:
+  explicit Tally(int order) {
+    if (order <= kDenseMaxOrder) {
+      npix_ = healpix_npix(order);
+      // calloc: the kernel hands out zero pages lazily, so a small catalog
+      // touches only the pages of its own pixels.
+      dense_.reset(static_cast<uint32_t*>(std::calloc(static_cast<size_t>(npix_), sizeof(uint32_t))));
+      if (!dense_) throw std::bad_alloc();
+      int bits = 0;
+      while ((int64_t{1} << bits) < npix_) ++bits;
+      if (bits > kDirectBits) {
+        bucket_shift_ = bits - kBucketBits;
+        buffer_.resize(size_t{1} << kBucketBits << kBucketLog2Size);
+        fill_.assign(size_t{1} << kBucketBits, 0);
+      }
+    }
+  }
+  bool dense() const { return dense_ != nullptr; }
+  void add(int64_t pixel) {
+    ++rows_;
+    if (!dense_) {
+      sparse_.push_back(pixel);
+    } else if (buffer_.empty()) {
+      ++dense_[pixel];
+    } else {
+      // Input rows come in no sky order, so adding each one to a 50 MB array
+      // would miss the cache (and the TLB) every time. Pixels are first
+      // gathered by their top bits; a full bucket is then added in one go,
+      // within 1/256 of the array.
+      const auto b = static_cast<size_t>(pixel >> bucket_shift_);
+      uint32_t& fill = fill_[b];
+      buffer_[(b << kBucketLog2Size) + fill] = static_cast<uint32_t>(pixel);
+      if (++fill == (1u << kBucketLog2Size)) flush(b);
+    }
+  }
+  void flush_all() {
+    for (size_t b = 0; b < fill_.size(); ++b) flush(b);
+  }
+  // This tally's counts, sorted by pixel; the tally is empty afterwards.
+  std::vector<PixelCount> take() {
+    std::vector<PixelCount> out;
+    if (dense_) {
+      flush_all();
+      for (int64_t p = 0; p < npix_; ++p)
+        if (dense_[p]) out.push_back({p, dense_[p]});
+      if (rows_ > 0) std::memset(dense_.get(), 0, static_cast<size_t>(npix_) * sizeof(uint32_t));
+    } else {
+      std::sort(sparse_.begin(), sparse_.end());
+      for (int64_t p : sparse_) {
+        if (!out.empty() && out.back().pixel == p)
+          ++out.back().count;
+        else
+          out.push_back({p, 1});
+      }
+      sparse_.clear();
+    }
+    rows_ = 0;
+    return out;
+  }
+
+  // Arrays of up to 2^16 counts (256 KB) stay in cache: added to directly.
+  static constexpr int kDirectBits = 16;
+  static constexpr int kBucketBits = 8;      // 256 buckets
+  static constexpr int kBucketLog2Size = 9;  // of 512 pixels each
+  uint64_t rows_ = 0;
+  int64_t invalid_ = 0;
+  int64_t npix_ = 0;
+  std::unique_ptr<uint32_t[], FreeDeleter> dense_;
+  int bucket_shift_ = 0;
+  std::vector<uint32_t> buffer_;  // kBucketBits buckets of pending pixels
+  std::vector<uint32_t> fill_;
+  std::vector<int64_t> sparse_;  // pixels of the rows, unsorted
+
+ private:
+  void flush(size_t b) {
+    const uint32_t* pending = buffer_.data() + (b << kBucketLog2Size);
+    for (uint32_t i = 0; i < fill_[b]; ++i) ++dense_[pending[i]];
+    fill_[b] = 0;
+  }
+};
+
+// Sparse tallies are sorted and folded once they hold this many pixels, so
+// their memory stays bounded however many rows go through.
+constexpr size_t kSparseFoldSize = size_t{1} << 20;
+
+PixelCounter::PixelCounter(int order, uint64_t fold_after_rows) : order_(order), fold_after_rows_(fold_after_rows) {}
+PixelCounter::~PixelCounter() = default;
+
+PixelCounter::Tally* PixelCounter::acquire() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!free_.empty()) {
+    Tally* t = free_.back();
+    free_.pop_back();
+    return t;
+  }
+  tallies_.push_back(std::make_unique<Tally>(order_));
+  return tallies_.back().get();
+}
+
+void PixelCounter::release(Tally* t) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (t->rows_ >= fold_after_rows_ || (!t->dense() && t->sparse_.size() >= kSparseFoldSize)) fold(*t);
+  free_.push_back(t);
+}
+
+void PixelCounter::add(Tally* t, int64_t pixel) { t->add(pixel); }
+void PixelCounter::add_invalid(Tally* t) { ++t->invalid_; }
+
+void PixelCounter::fold(Tally& t) {
+  std::vector<PixelCount> counts = t.take();
+  folded_ = folded_.empty() ? std::move(counts) : merge_counts(folded_, counts);
+}
+
+std::vector<PixelCount> PixelCounter::counts() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  invalid_ = 0;
+  for (auto& t : tallies_) invalid_ += t->invalid_;
+  if (tallies_.size() == 1 && folded_.empty() && !tallies_.front()->dense()) return tallies_.front()->take();
+  // Dense tallies are summed pixel by pixel into 64-bit counts (one pass over
+  // the arrays) rather than merged as lists.
+  std::vector<Tally*> dense;
+  for (auto& t : tallies_) {
+    if (t->dense())
+      dense.push_back(t.get());
+    else
+      fold(*t);
+  }
+  if (!dense.empty()) {
+    std::vector<PixelCount> summed;
+    const int64_t npix = dense.front()->npix_;
+    uint64_t rows = 0;
+    for (Tally* t : dense) {
+      t->flush_all();
+      rows += t->rows_;
+    }
+    summed.reserve(static_cast<size_t>(std::min<uint64_t>(rows, static_cast<uint64_t>(npix))));
+    for (int64_t p = 0; p < npix; ++p) {
+      int64_t c = 0;
+      for (Tally* t : dense) c += t->dense_[p];
+      if (c) summed.push_back({p, c});
+    }
+    folded_ = folded_.empty() ? std::move(summed) : merge_counts(folded_, summed);
+  }
+  return std::move(folded_);
+}
+
+int64_t PixelCounter::invalid_rows() const { return invalid_; }
+
+}  // namespace lodestar
