@@ -4,6 +4,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <numeric>
+#include <stdexcept>
+#include <thread>
 
 #include "core/healpix_index.hpp"
 
@@ -163,22 +166,62 @@ std::vector<PixelCount> PixelCounter::counts() {
       fold(*t);
   }
   if (!dense.empty()) {
-    std::vector<PixelCount> summed;
-    const int64_t npix = dense.front()->npix_;
     uint64_t rows = 0;
     for (Tally* t : dense) {
       t->flush_all();
       rows += t->rows_;
     }
-    summed.reserve(static_cast<size_t>(std::min<uint64_t>(rows, static_cast<uint64_t>(npix))));
-    for (int64_t p = 0; p < npix; ++p) {
-      int64_t c = 0;
-      for (Tally* t : dense) c += t->dense_[p];
-      if (c) summed.push_back({p, c});
+    std::vector<PixelCount> summed;
+    if (rows < 0xFFFFFFFFu) {
+      summed = sum_dense(dense);
+    } else {  // a pixel's sum may need 64 bits
+      for (int64_t p = 0; p < dense.front()->npix_; ++p) {
+        int64_t c = 0;
+        for (Tally* t : dense) c += t->dense_[p];
+        if (c) summed.push_back({p, c});
+      }
     }
     folded_ = folded_.empty() ? std::move(summed) : merge_counts(folded_, summed);
   }
   return std::move(folded_);
+}
+
+// The dense tallies' sum (of fewer than 2^32 rows) as a list of non-empty pixels. An order-10 sky is
+// 12.6M pixels per tally: the work is split in pixel ranges over the cores
+// (the plan waits for it, with nothing else running).
+std::vector<PixelCount> PixelCounter::sum_dense(const std::vector<Tally*>& dense) {
+  const int64_t npix = dense.front()->npix_;
+  const int parts =
+      static_cast<int>(std::clamp<int64_t>(std::thread::hardware_concurrency(), 1, std::max<int64_t>(1, npix >> 20)));
+  std::vector<int64_t> nonempty(static_cast<size_t>(parts), 0);
+  auto range = [&](int k) { return std::pair<int64_t, int64_t>{npix * k / parts, npix * (k + 1) / parts}; };
+  auto in_parallel = [&](auto&& work) {
+    std::vector<std::thread> threads;
+    for (int k = 1; k < parts; ++k) threads.emplace_back(work, k);
+    work(0);
+    for (auto& t : threads) t.join();
+  };
+  // Pass 1: sum into the first tally, counting the non-empty pixels of each range.
+  in_parallel([&](int k) {
+    uint32_t* sum = dense.front()->dense_.get();
+    int64_t n = 0;
+    for (int64_t p = range(k).first; p < range(k).second; ++p) {
+      uint64_t c = sum[p];
+      for (size_t t = 1; t < dense.size(); ++t) c += dense[t]->dense_[p];
+      sum[p] = static_cast<uint32_t>(c);  // the caller checked that no sum exceeds 32 bits
+      n += c != 0;
+    }
+    nonempty[static_cast<size_t>(k)] = n;
+  });
+  // Pass 2: each range writes its pixels at its own offset of the list.
+  std::vector<PixelCount> out(static_cast<size_t>(std::accumulate(nonempty.begin(), nonempty.end(), int64_t{0})));
+  in_parallel([&](int k) {
+    const uint32_t* sum = dense.front()->dense_.get();
+    size_t at = static_cast<size_t>(std::accumulate(nonempty.begin(), nonempty.begin() + k, int64_t{0}));
+    for (int64_t p = range(k).first; p < range(k).second; ++p)
+      if (sum[p]) out[at++] = {p, sum[p]};
+  });
+  return out;
 }
 
 int64_t PixelCounter::invalid_rows() const { return invalid_; }

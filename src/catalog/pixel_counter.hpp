@@ -41,6 +41,7 @@ class PixelCounter {
 
  private:
   void fold(Tally& t);  // caller holds mutex_
+  static std::vector<PixelCount> sum_dense(const std::vector<Tally*>& dense);
 
   int order_;
   uint64_t fold_after_rows_;
