@@ -422,6 +422,30 @@ class Ingest {
     return sql + ")";
   }
 
+  // One CSV file: DuckDB's sniffer runs once, here, and the reader it
+  // prints (auto_detect=false with the sniffed dialect and column types)
+  // reads the file; otherwise describing the input and reading it would each
+  // sniff it (~30 ms apiece). nullopt when the sniffer fails: the
+  // auto-detecting reader then reports the problem as usual.
+  std::optional<std::string> sniffed_csv_reader() {
+    if (files_.size() != 1) return std::nullopt;
+    std::string types;
+    for (const auto& [col, type] : o_.csv_types)
+      types += (types.empty() ? "" : ", ") + sql_string_literal(col) + ": " + sql_string_literal(type);
+    std::string prompt;
+    try {
+      prompt = first_cell(con_.get(), "SELECT Prompt FROM sniff_csv(" + sql_string_literal(files_.front()) + ", header=true" +
+                                          (types.empty() ? "" : ", types={" + types + "}") + ")");
+    } catch (const Error&) {
+      return std::nullopt;
+    }
+    const std::string from = "FROM read_csv(";
+    if (prompt.rfind(from, 0) != 0 || prompt.size() < from.size() + 2 || prompt.back() != ';' ||
+        prompt.find("auto_detect=false") == std::string::npos)
+      return std::nullopt;
+    return prompt.substr(5, prompt.size() - 6);  // read_csv(...)
+  }
+
   void build_source() {
     if (format_ == Format::Fits) {
       fs::create_directories(staging_ + "/fits");
@@ -436,7 +460,7 @@ class Ingest {
     } else if (format_ == Format::Parquet) {
       source_ = "read_parquet(" + list_literal(files_) + ", union_by_name=true, hive_partitioning=false)";
     } else {
-      source_ = csv_reader(files_, true);
+      source_ = sniffed_csv_reader().value_or(csv_reader(files_, true));
     }
     try {
       columns_ = describe(con_.get(), source_);

@@ -35,43 +35,68 @@ struct FreeDeleter {
   void operator()(uint32_t* p) const { std::free(p); }
 };
 
+// Sorted run-length counts of `pixels` (values below 2^bits), by an LSD
+// radix sort in 12-bit digits: a few linear passes, where a comparison sort
+// of millions of values took 5-10 times longer.
+std::vector<PixelCount> sorted_counts(std::vector<uint32_t>& pixels, int bits) {
+  constexpr int kDigit = 12;
+  std::vector<uint32_t> other(pixels.size());
+  for (int shift = 0; shift < bits; shift += kDigit) {
+    std::vector<size_t> start((size_t{1} << kDigit) + 1, 0);
+    for (uint32_t p : pixels) ++start[((p >> shift) & ((1u << kDigit) - 1)) + 1];
+    for (size_t d = 1; d < start.size(); ++d) start[d] += start[d - 1];
+    for (uint32_t p : pixels) other[start[(p >> shift) & ((1u << kDigit) - 1)]++] = p;
+    pixels.swap(other);
+  }
+  std::vector<PixelCount> out;
+  for (uint32_t p : pixels) {
+    if (!out.empty() && out.back().pixel == p)
+      ++out.back().count;
+    else
+      out.push_back({p, 1});
+  }
+  return out;
+}
+
 }  // namespace
 
+// A tally at a dense order starts as a list of pixels and takes its dense
+// array only once the list would outgrow it: a small catalog never pays
+// for a sky-sized array (50 MB at order 10: its page faults and its sum
+// cost more than a million-row ingest's plan). Deeper orders always list.
 class PixelCounter::Tally {
  public:
   explicit Tally(int order) {
     if (order <= kDenseMaxOrder) {
       npix_ = healpix_npix(order);
-      // calloc: the kernel hands out zero pages lazily, so a small catalog
-      // touches only the pages of its own pixels.
-      dense_.reset(static_cast<uint32_t*>(std::calloc(static_cast<size_t>(npix_), sizeof(uint32_t))));
-      if (!dense_) throw std::bad_alloc();
-      int bits = 0;
-      while ((int64_t{1} << bits) < npix_) ++bits;
-      if (bits > kDirectBits) {
-        bucket_shift_ = bits - kBucketBits;
-        buffer_.resize(size_t{1} << kBucketBits << kBucketLog2Size);
-        fill_.assign(size_t{1} << kBucketBits, 0);
-      }
+      while ((int64_t{1} << bits_) < npix_) ++bits_;
     }
   }
-  bool dense() const { return dense_ != nullptr; }
+  bool dense_order() const { return npix_ > 0; }
+  bool has_array() const { return dense_ != nullptr; }
   void add(int64_t pixel) {
     ++rows_;
-    if (!dense_) {
-      sparse_.push_back(pixel);
-    } else if (buffer_.empty()) {
-      ++dense_[pixel];
+    if (dense_) {
+      add_dense(pixel);
+    } else if (npix_) {
+      pending_.push_back(static_cast<uint32_t>(pixel));
+      if (static_cast<int64_t>(pending_.size()) >= npix_ / 4) make_array();
     } else {
-      // Input rows come in no sky order, so adding each one to a 50 MB array
-      // would miss the cache (and the TLB) every time. Pixels are first
-      // gathered by their top bits; a full bucket is then added in one go,
-      // within 1/256 of the array.
-      const auto b = static_cast<size_t>(pixel >> bucket_shift_);
-      uint32_t& fill = fill_[b];
-      buffer_[(b << kBucketLog2Size) + fill] = static_cast<uint32_t>(pixel);
-      if (++fill == (1u << kBucketLog2Size)) flush(b);
+      sparse_.push_back(pixel);
     }
+  }
+  void make_array() {
+    // calloc: the kernel hands out zero pages lazily, so a sky region touches
+    // only the pages of its own pixels.
+    dense_.reset(static_cast<uint32_t*>(std::calloc(static_cast<size_t>(npix_), sizeof(uint32_t))));
+    if (!dense_) throw std::bad_alloc();
+    if (bits_ > kDirectBits) {
+      bucket_shift_ = bits_ - kBucketBits;
+      buffer_.resize(size_t{1} << kBucketBits << kBucketLog2Size);
+      fill_.assign(size_t{1} << kBucketBits, 0);
+    }
+    for (uint32_t p : pending_) add_dense(p);
+    std::vector<uint32_t>().swap(pending_);
   }
   void flush_all() {
     for (size_t b = 0; b < fill_.size(); ++b) flush(b);
@@ -84,6 +109,9 @@ class PixelCounter::Tally {
       for (int64_t p = 0; p < npix_; ++p)
         if (dense_[p]) out.push_back({p, dense_[p]});
       if (rows_ > 0) std::memset(dense_.get(), 0, static_cast<size_t>(npix_) * sizeof(uint32_t));
+    } else if (npix_) {
+      out = sorted_counts(pending_, bits_);
+      pending_.clear();
     } else {
       std::sort(sparse_.begin(), sparse_.end());
       for (int64_t p : sparse_) {
@@ -104,14 +132,30 @@ class PixelCounter::Tally {
   static constexpr int kBucketLog2Size = 9;  // of 512 pixels each
   uint64_t rows_ = 0;
   int64_t invalid_ = 0;
-  int64_t npix_ = 0;
+  int64_t npix_ = 0;  // 0 beyond kDenseMaxOrder
+  int bits_ = 0;      // of the largest pixel number
   std::unique_ptr<uint32_t[], FreeDeleter> dense_;
+  std::vector<uint32_t> pending_;  // rows' pixels, before the dense array exists
   int bucket_shift_ = 0;
-  std::vector<uint32_t> buffer_;  // kBucketBits buckets of pending pixels
+  std::vector<uint32_t> buffer_;  // kBucketBits buckets of pixels not yet added to the array
   std::vector<uint32_t> fill_;
-  std::vector<int64_t> sparse_;  // pixels of the rows, unsorted
+  std::vector<int64_t> sparse_;  // beyond kDenseMaxOrder: the rows' pixels, unsorted
 
  private:
+  void add_dense(int64_t pixel) {
+    if (buffer_.empty()) {
+      ++dense_[pixel];
+      return;
+    }
+    // Input rows come in no sky order, so adding each one to a 50 MB array
+    // would miss the cache (and the TLB) every time. Pixels are first
+    // gathered by their top bits; a full bucket is then added in one go,
+    // within 1/256 of the array.
+    const auto b = static_cast<size_t>(pixel >> bucket_shift_);
+    uint32_t& fill = fill_[b];
+    buffer_[(b << kBucketLog2Size) + fill] = static_cast<uint32_t>(pixel);
+    if (++fill == (1u << kBucketLog2Size)) flush(b);
+  }
   void flush(size_t b) {
     const uint32_t* pending = buffer_.data() + (b << kBucketLog2Size);
     for (uint32_t i = 0; i < fill_[b]; ++i) ++dense_[pending[i]];
@@ -139,7 +183,7 @@ PixelCounter::Tally* PixelCounter::acquire() {
 
 void PixelCounter::release(Tally* t) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (t->rows_ >= fold_after_rows_ || (!t->dense() && t->sparse_.size() >= kSparseFoldSize)) fold(*t);
+  if (t->rows_ >= fold_after_rows_ || t->sparse_.size() >= kSparseFoldSize) fold(*t);
   free_.push_back(t);
 }
 
@@ -155,34 +199,36 @@ std::vector<PixelCount> PixelCounter::counts() {
   std::lock_guard<std::mutex> lock(mutex_);
   invalid_ = 0;
   for (auto& t : tallies_) invalid_ += t->invalid_;
-  if (tallies_.size() == 1 && folded_.empty() && !tallies_.front()->dense()) return tallies_.front()->take();
-  // Dense tallies are summed pixel by pixel into 64-bit counts (one pass over
-  // the arrays) rather than merged as lists.
-  std::vector<Tally*> dense;
+  // Tallies with a dense array are summed pixel by pixel (one pass over the
+  // arrays, on all cores); listed pixels of the others are added to the
+  // first array, or, when no tally has one, sorted together.
+  std::vector<Tally*> arrays, lists;
+  uint64_t rows = 0;
   for (auto& t : tallies_) {
-    if (t->dense())
-      dense.push_back(t.get());
-    else
+    if (!t->dense_order())
       fold(*t);
+    else
+      (t->has_array() ? arrays : lists).push_back(t.get());
+    rows += t->rows_;
   }
-  if (!dense.empty()) {
-    uint64_t rows = 0;
-    for (Tally* t : dense) {
-      t->flush_all();
-      rows += t->rows_;
+  std::vector<PixelCount> summed;
+  if (!arrays.empty() && rows < 0xFFFFFFFFu) {
+    for (Tally* t : arrays) t->flush_all();
+    uint32_t* first = arrays.front()->dense_.get();
+    for (Tally* t : lists)
+      for (uint32_t p : t->pending_) ++first[p];
+    summed = sum_dense(arrays);
+  } else if (!arrays.empty() || !lists.empty()) {
+    // No arrays (a small catalog), or sums that may need 64 bits.
+    for (Tally* t : arrays) {
+      std::vector<PixelCount> c = t->take();
+      folded_ = folded_.empty() ? std::move(c) : merge_counts(folded_, c);
     }
-    std::vector<PixelCount> summed;
-    if (rows < 0xFFFFFFFFu) {
-      summed = sum_dense(dense);
-    } else {  // a pixel's sum may need 64 bits
-      for (int64_t p = 0; p < dense.front()->npix_; ++p) {
-        int64_t c = 0;
-        for (Tally* t : dense) c += t->dense_[p];
-        if (c) summed.push_back({p, c});
-      }
-    }
-    folded_ = folded_.empty() ? std::move(summed) : merge_counts(folded_, summed);
+    std::vector<uint32_t> pixels;
+    for (Tally* t : lists) pixels.insert(pixels.end(), t->pending_.begin(), t->pending_.end());
+    summed = sorted_counts(pixels, lists.empty() ? 0 : lists.front()->bits_);
   }
+  if (!summed.empty()) folded_ = folded_.empty() ? std::move(summed) : merge_counts(folded_, summed);
   return std::move(folded_);
 }
 

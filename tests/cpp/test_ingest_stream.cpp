@@ -67,14 +67,51 @@ RowSlice slice_of(idx_t begin, idx_t end) { return RowSlice{nullptr, begin, end}
 
 }  // namespace
 
-TEST(PixelCounter, DenseBucketedTalliesEqualBruteForce) { expect_counts_like_brute_force(10, uint32_t{0xFFFFFFFF}, 400'000); }
+TEST(PixelCounter, ListedTalliesEqualBruteForce) {
+  // Fewer rows than a quarter of the pixels per tally: the tallies stay lists.
+  expect_counts_like_brute_force(10, uint32_t{0xFFFFFFFF}, 400'000);
+}
+
+TEST(PixelCounter, DenseBucketedTalliesEqualBruteForce) {
+  // Order 8 (786,432 pixels): each tally outgrows its list and adds through the buckets.
+  expect_counts_like_brute_force(8, uint32_t{0xFFFFFFFF}, 2'000'000);
+}
+
+TEST(PixelCounter, ArraysAndListsTogether) {
+  PixelCounter counter(8);
+  PixelCounter::Tally* big = counter.acquire();
+  PixelCounter::Tally* small = counter.acquire();  // held at the same time: a second tally
+  std::map<int64_t, int64_t> want;
+  std::mt19937_64 rng(5);
+  std::uniform_int_distribution<int64_t> any(0, healpix_npix(8) - 1);
+  for (int i = 0; i < 300'000; ++i) {  // beyond 786,432 / 4: this one takes an array
+    const int64_t p = any(rng);
+    PixelCounter::add(big, p);
+    ++want[p];
+  }
+  for (int i = 0; i < 5'000; ++i) {
+    const int64_t p = any(rng) % 1000;
+    PixelCounter::add(small, p);
+    ++want[p];
+  }
+  counter.release(big);
+  counter.release(small);
+  const std::vector<PixelCount> got = counter.counts();
+  ASSERT_EQ(got.size(), want.size());
+  size_t i = 0;
+  for (const auto& [p, c] : want) {
+    ASSERT_EQ(got[i].pixel, p);
+    ASSERT_EQ(got[i].count, c) << "pixel " << p;
+    ++i;
+  }
+}
 
 TEST(PixelCounter, SmallOrdersCountDirectly) { expect_counts_like_brute_force(3, uint32_t{0xFFFFFFFF}, 100'000); }
 
 TEST(PixelCounter, FoldedTalliesKeepEveryRow) {
-  // Folding (what keeps 32-bit dense counts from overflowing) after every 20,000 / 1,000 rows.
+  // Folding (what keeps 32-bit dense counts from overflowing), of lists and of arrays.
   expect_counts_like_brute_force(10, 20000, 100'000);
-  expect_counts_like_brute_force(6, 1000, 200'000);
+  expect_counts_like_brute_force(6, 30000, 200'000);  // arrays (beyond 49,152 / 4 rows), folded
 }
 
 TEST(PixelCounter, DeepOrdersCountSparsely) {
