@@ -554,6 +554,21 @@ class CrossmatchResult:
                                                right.dec_column)
         radius_deg = o.radius_arcsec / 3600.0
         parts = [(t.order, t.pixel) for t in left_plan.partition_tasks()]
+        self.stats = {"left_partitions": len(parts), "tasks": len(parts), "tasks_using_margin": 0, "tasks_reading_neighbours": 0,
+                      "margin": "not needed: both sides were read once, in memory", "in_memory": True}
+        if not o.self_match and o.how == "inner":
+            # The whole partition loop in C++ (neighbourhoods, right rows, kernel; threads, GIL released): the same
+            # pairs as the loop below, without its per-partition index arrays, gathers and interpreter lock.
+            from .executor import get_executor
+
+            threads = int(getattr(get_executor(self._client, self._executor), "threads", 0) or os.cpu_count() or 1)
+            got = _core.crossmatch_sorted_catalogs(L.ra, L.dec, L.hp, R.ra, R.dec, R.hp, [p[0] for p in parts], [p[1] for p in parts],
+                                                   o.radius_arcsec, n_neighbors=o.n_neighbors, all_pairs=o.all_pairs,
+                                                   min_radius_arcsec=o.min_radius_arcsec, threads=threads, count_only=count_only)
+            if count_only:
+                return int(got)
+            results = [(got[0], got[1], got[2], np.ones(len(got[0]), dtype=bool))] if len(got[0]) else []
+            return self._take_pairs(results, L, R, left_out, right_out, lschema, rschema)
 
         def one(part):
             order, pixel = part
@@ -572,10 +587,12 @@ class CrossmatchResult:
             return a + li, (ridx[ri] if len(ri) else ri), dist, valid
 
         results = [r for r in self._map(one, parts, f"crossmatch {left.name}") if r is not None]
-        self.stats = {"left_partitions": len(parts), "tasks": len(parts), "tasks_using_margin": 0, "tasks_reading_neighbours": 0,
-                      "margin": "not needed: both sides were read once, in memory", "in_memory": True}
         if count_only:
             return int(sum(results))
+        return self._take_pairs(results, L, R, left_out, right_out, lschema, rschema)
+
+    def _take_pairs(self, results, L, R, left_out, right_out, lschema, rschema) -> pa.Table:
+        """The output table of in-memory pairs [(left rows, right rows, distances, valid)]: one take per column."""
         empty = self._empty(lschema, rschema)
         if not results:
             return empty

@@ -12,6 +12,7 @@
 #include "engine/duckdb_handles.hpp"
 #include "python/bindings.hpp"
 #include "python/numpy_ranges.hpp"
+#include "xmatch/catalog_crossmatch.hpp"
 #include "xmatch/crossmatch_kernel.hpp"
 #include "xmatch/sky_region.hpp"
 
@@ -112,9 +113,56 @@ uint64_t count_pairs(Array<double> ra1, Array<double> dec1, Array<double> ra2, A
                                     static_cast<size_t>(ra2.size()), o);
 }
 
+SortedColumns sorted_columns(const Array<double>& ra, const Array<double>& dec, const Array<int64_t>& hp, const char* side) {
+  if (ra.ndim() != 1 || dec.ndim() != 1 || hp.ndim() != 1 || ra.size() != dec.size() || ra.size() != hp.size())
+    throw Error(std::string(side) + ": ra, dec and _healpix_29 must be one-dimensional arrays of the same length");
+  return {ra.data(), dec.data(), hp.data(), static_cast<size_t>(ra.size())};
+}
+
+// Both catalogs in memory (columns sorted by _healpix_29), every left
+// partition matched against its neighbourhood, in C++ on `threads` threads.
+py::object crossmatch_sorted_catalogs(Array<double> lra, Array<double> ldec, Array<int64_t> lhp, Array<double> rra,
+                                      Array<double> rdec, Array<int64_t> rhp, const std::vector<int>& orders,
+                                      const std::vector<int64_t>& pixels, double radius_arcsec, int64_t n_neighbors,
+                                      bool all_pairs, double min_radius_arcsec, int threads, bool count_only) {
+  const SortedColumns left = sorted_columns(lra, ldec, lhp, "left"), right = sorted_columns(rra, rdec, rhp, "right");
+  if (orders.size() != pixels.size()) throw Error("orders and pixels must have the same length");
+  std::vector<Partition> parts;
+  for (size_t i = 0; i < orders.size(); ++i) parts.push_back({orders[i], pixels[i]});
+  const CrossmatchOptions o = crossmatch_options(radius_arcsec, n_neighbors, all_pairs, min_radius_arcsec, false);
+  if (count_only) {
+    uint64_t n = 0;
+    {
+      py::gil_scoped_release unlocked;
+      n = count_partitions(left, right, parts, o, threads);
+    }
+    return py::int_(n);
+  }
+  CrossmatchResult r;
+  {
+    py::gil_scoped_release unlocked;
+    r = crossmatch_partitions(left, right, parts, o, threads);
+  }
+  return py::make_tuple(to_numpy(std::move(r.left_index)), to_numpy(std::move(r.right_index)),
+                        to_numpy(std::move(r.dist_arcsec)));
+}
+
 }  // namespace
 
 LODESTAR_PYTHON_BINDING(xmatch) {
+  m.def("crossmatch_sorted_catalogs", &crossmatch_sorted_catalogs, py::arg("left_ra"), py::arg("left_dec"),
+        py::arg("left_healpix29"), py::arg("right_ra"), py::arg("right_dec"), py::arg("right_healpix29"), py::arg("orders"),
+        py::arg("pixels"), py::arg("radius_arcsec"), py::arg("n_neighbors") = 1, py::arg("all_pairs") = false,
+        py::arg("min_radius_arcsec") = 0.0, py::arg("threads") = 1, py::arg("count_only") = false,
+        "Crossmatch two in-memory catalogs sorted by _healpix_29, left partition (orders[i], pixels[i]) by partition: the "
+        "pair count, or (left_index, right_index, dist_arcsec) concatenated in partition order");
+  m.def(
+      "partition_neighbourhood29",
+      [](int order, int64_t pixel, double radius_deg) {
+        return ranges_to_numpy(partition_neighbourhood29(order, pixel, radius_deg));
+      },
+      py::arg("order"), py::arg("pixel"), py::arg("radius_deg"),
+      "Merged order-29 ranges covering every point within radius_deg of pixel (order, pixel)");
   m.def("region_contains", &region_contains, py::arg("kind"), py::arg("params"), py::arg("ra"), py::arg("dec"),
         "Exact membership of (ra, dec) in a region: kind 'cone' [ra, dec, radius_deg], 'box' [ra_lo, ra_hi, dec_lo, dec_hi] "
         "or 'polygon' [ra1, dec1, ra2, dec2, ...]; returns a bool array");

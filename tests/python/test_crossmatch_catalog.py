@@ -467,3 +467,19 @@ def test_partitions_over_the_task_budget_are_matched_in_slices(sides, tmp_path, 
     assert_pair_sets_equal(sliced[0], want, amb)
     assert sliced[1]["id"].nunique() < len(sliced[1])  # some left rows have two neighbours
     assert sliced[2]["id"].nunique() == len(right)  # how='left': every left row once
+
+
+@pytest.mark.parametrize("radius_arcsec", [0.1, 1.0, 60.0, 3600.0, 36000.0])
+def test_cxx_partition_neighbourhood_equals_python(sides, radius_arcsec):
+    """The in-memory crossmatch computes each partition's neighbourhood in C++: the same ranges as the Python
+    neighbourhood29 the partition tasks use (so both paths read the same right rows)."""
+    from lodestar import _core
+    from lodestar.crossmatch import neighbourhood29
+
+    _, cats, _, _ = sides
+    parts = cats["left"].partitions
+    assert len(parts) > 30
+    for order, pixel in zip(parts.Norder, parts.Npix):
+        want = neighbourhood29(int(order), int(pixel), radius_arcsec / 3600.0)
+        got = _core.partition_neighbourhood29(int(order), int(pixel), radius_arcsec / 3600.0)
+        assert np.array_equal(np.asarray(got).reshape(-1, 2), want), (order, pixel)
