@@ -338,10 +338,11 @@ def _leaf_bytes(cat: Catalog) -> int | None:
         return None
 
 
-def _read_plan(cat: Catalog, executor=None, schema: pa.Schema | None = None) -> pa.Table:
+def _read_plan(cat: Catalog, executor=None, schema: pa.Schema | None = None, any_types: bool = False) -> pa.Table:
     """A plan's rows in one read. A plan that only selects columns of local leaf files is read by pyarrow's
     multi-threaded Parquet reader (about twice as fast as an engine query for whole leaves); filters, searches,
-    derived columns, remote files, or leaves whose types differ from the engine's view go through one engine query."""
+    derived columns, remote files, or leaves whose types differ from the engine's view go through one engine query.
+    any_types: the caller converts the columns itself, so the leaves' own types are fine."""
     plan = cat._plan
     if not plan.predicates and plan.ranges29 is None and not plan.derived and plan.limit is None:
         files = cat._files()
@@ -350,11 +351,65 @@ def _read_plan(cat: Catalog, executor=None, schema: pa.Schema | None = None) -> 
 
             try:
                 table = pads.dataset(files, format="parquet").to_table(columns=list(plan.columns) if plan.columns else None)
-                if table.schema.equals(schema if schema is not None else cat.head_arrow(0).schema):
+                if any_types or table.schema.equals(schema if schema is not None else cat.head_arrow(0).schema):
                     return table
             except (pa.ArrowException, KeyError, ValueError):
                 pass  # e.g. a leaf lacking a column: the engine unions by name
     return cat.to_arrow(executor=executor)
+
+
+_READ_POOL = None
+
+
+def _read_pool():
+    """Threads reading leaves for the in-memory crossmatch, kept for the process (a pool per call cost ~1 ms)."""
+    global _READ_POOL
+    if _READ_POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _READ_POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="lodestar-read")
+    return _READ_POOL
+
+
+def _read_leaves_in_order(cat: Catalog, schema: pa.Schema | None) -> tuple[pa.Table, list[int]] | None:
+    """A plan of whole local leaves (columns selected, nothing else) read in partition order, one leaf per thread
+    (faster than a dataset scan for a few columns), with the row bounds of each partition (bounds[i], bounds[i + 1]);
+    None for any other plan, or leaves whose types differ from `schema` (the engine's view; None: any types)."""
+    plan = cat._plan
+    if plan.predicates or plan.ranges29 is not None or plan.derived or plan.limit is not None:
+        return None
+    per_part = [files for files, k in zip(cat._meta["files"], cat._partition_mask()) if k]
+    files = [f for fs in per_part for f in fs]
+    if not files or not all(os.path.isfile(f) for f in files):
+        return None
+    import pyarrow.parquet as pq
+
+    columns = list(plan.columns) if plan.columns else None
+    try:
+        tables = list(_read_pool().map(lambda f: pq.ParquetFile(f).read(columns=columns, use_threads=False), files))
+        table = pa.concat_tables(tables)  # no copy: the leaves' chunks, in order
+        if schema is not None and not table.schema.equals(schema):
+            return None
+    except (pa.ArrowException, KeyError, ValueError, OSError):
+        return None
+    bounds, at = [0], 0
+    for fs in per_part:  # a partition's rows: those of its leaves
+        bounds.append(bounds[-1] + sum(t.num_rows for t in tables[at:at + len(fs)]))
+        at += len(fs)
+    return table, bounds
+
+
+class _Rows:
+    """A table's rows as read."""
+
+    def __init__(self, table: pa.Table):
+        self.table = table
+
+
+def _chunks(table: pa.Table, column: str, dtype=np.float64) -> list[np.ndarray]:
+    """A column's chunks as numpy arrays, without copying when their type is already `dtype` (the C++ crossmatch reads
+    them in place)."""
+    return [np.asarray(c.to_numpy(zero_copy_only=False), dtype=dtype) for c in table.column(column).chunks]
 
 
 class _SortedRows:
@@ -547,28 +602,64 @@ class CrossmatchResult:
             left_read = right_read = list(dict.fromkeys(left_read + right_read))
         left_plan = left._with(columns=tuple(left_read))
         right_plan = right._with(columns=tuple(right_read))
-        lschema = left_plan.head_arrow(0).schema
-        rschema = lschema if o.self_match else right_plan.head_arrow(0).schema
-        L = _SortedRows(_read_plan(left_plan, self._executor, lschema), lhp, left.ra_column, left.dec_column)
-        R = L if o.self_match else _SortedRows(_read_plan(right_plan, self._executor, rschema), rhp, right.ra_column,
-                                               right.dec_column)
+        fast = not o.self_match and o.how == "inner"
+        if count_only and fast:
+            lschema = rschema = None  # a count converts the positions itself: no schema to check
+        else:
+            lschema = left_plan.head_arrow(0).schema
+            rschema = lschema if o.self_match else right_plan.head_arrow(0).schema
         radius_deg = o.radius_arcsec / 3600.0
         parts = [(t.order, t.pixel) for t in left_plan.partition_tasks()]
         self.stats = {"left_partitions": len(parts), "tasks": len(parts), "tasks_using_margin": 0, "tasks_reading_neighbours": 0,
                       "margin": "not needed: both sides were read once, in memory", "in_memory": True}
-        if not o.self_match and o.how == "inner":
+        if fast:
             # The whole partition loop in C++ (neighbourhoods, right rows, kernel; threads, GIL released): the same
-            # pairs as the loop below, without its per-partition index arrays, gathers and interpreter lock.
+            # pairs as the loop below, without its per-partition index arrays, gathers and interpreter lock. The
+            # left leaves, read in partition order, give each partition's rows: no left _healpix_29 is needed.
             from .executor import get_executor
 
             threads = int(getattr(get_executor(self._client, self._executor), "threads", 0) or os.cpu_count() or 1)
-            got = _core.crossmatch_sorted_catalogs(L.ra, L.dec, L.hp, R.ra, R.dec, R.hp, [p[0] for p in parts], [p[1] for p in parts],
-                                                   o.radius_arcsec, n_neighbors=o.n_neighbors, all_pairs=o.all_pairs,
-                                                   min_radius_arcsec=o.min_radius_arcsec, threads=threads, count_only=count_only)
+            # A count converts the positions to float64 whatever their stored type: no schema check needed.
+            lplain = left._with(columns=tuple(c for c in left_read if c != lhp or c in lcols))
+            in_order = _read_leaves_in_order(lplain, None if count_only else lplain.head_arrow(0).schema)
+            if in_order is not None:
+                ltable, bounds = in_order
+                lhp_chunks = None
+            else:
+                ltable, bounds = _read_plan(left_plan, self._executor, lschema, any_types=count_only), None
+                lhp_chunks = _chunks(ltable, lhp, np.int64)
+            right_in_order = _read_leaves_in_order(right_plan, rschema)
+            rtable = right_in_order[0] if right_in_order else _read_plan(right_plan, self._executor, rschema, any_types=count_only)
+
+            def run(lt, lhp_ch, rt):
+                return _core.crossmatch_sorted_catalogs(
+                    _chunks(lt, left.ra_column), _chunks(lt, left.dec_column), lhp_ch, _chunks(rt, right.ra_column),
+                    _chunks(rt, right.dec_column), _chunks(rt, rhp, np.int64), [p[0] for p in parts], [p[1] for p in parts],
+                    o.radius_arcsec, n_neighbors=o.n_neighbors, all_pairs=o.all_pairs, min_radius_arcsec=o.min_radius_arcsec,
+                    threads=threads, count_only=count_only, left_bounds=bounds)
+
+            try:
+                got = run(ltable, lhp_chunks, rtable)
+                L, R = _Rows(ltable), _Rows(rtable)
+            except _core.LodestarError as exc:
+                if "not sorted" not in str(exc):
+                    raise
+                # Leaves not sorted by _healpix_29 (not HATS, but readable): sort copies, as the loop below does.
+                R = _SortedRows(rtable, rhp, right.ra_column, right.dec_column)
+                if bounds is None:
+                    L = _SortedRows(ltable, lhp, left.ra_column, left.dec_column)
+                    lhp_chunks = _chunks(L.table, lhp, np.int64)
+                else:
+                    L = _Rows(ltable)
+                got = run(L.table, lhp_chunks, R.table)
             if count_only:
                 return int(got)
             results = [(got[0], got[1], got[2], np.ones(len(got[0]), dtype=bool))] if len(got[0]) else []
             return self._take_pairs(results, L, R, left_out, right_out, lschema, rschema)
+
+        L = _SortedRows(_read_plan(left_plan, self._executor, lschema), lhp, left.ra_column, left.dec_column)
+        R = L if o.self_match else _SortedRows(_read_plan(right_plan, self._executor, rschema), rhp, right.ra_column,
+                                               right.dec_column)
 
         def one(part):
             order, pixel = part
@@ -705,7 +796,9 @@ def crossmatch(left: Catalog, right: Catalog, radius_arcsec: float = 1.0, n_neig
     if (not isinstance(suffixes, (tuple, list)) or len(suffixes) != 2 or not all(isinstance(s, str) for s in suffixes)):
         raise ValueError(f"suffixes must be a pair of strings (left, right), got {suffixes!r}")
     for cat, side in ((left, "left"), (right, "right")):
-        have = {c for c, _ in _core.catalog_schema(cat.connection._engine, cat.path)}
+        if cat._schema is None:  # the stored columns, kept by the catalog object (its files do not change under it)
+            cat._schema = [tuple(c) for c in _core.catalog_schema(cat.connection._engine, cat.path)]
+        have = {c for c, _ in cat._schema}
         for col in (cat.ra_column, cat.dec_column):
             if col not in have:
                 raise ValueError(f"the {side} catalog {cat.name!r} has no coordinate column {col!r} (its properties name "

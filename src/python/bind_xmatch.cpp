@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 
 #include <cmath>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -113,35 +114,59 @@ uint64_t count_pairs(Array<double> ra1, Array<double> dec1, Array<double> ra2, A
                                     static_cast<size_t>(ra2.size()), o);
 }
 
-SortedColumns sorted_columns(const Array<double>& ra, const Array<double>& dec, const Array<int64_t>& hp, const char* side) {
-  if (ra.ndim() != 1 || dec.ndim() != 1 || hp.ndim() != 1 || ra.size() != dec.size() || ra.size() != hp.size())
-    throw Error(std::string(side) + ": ra, dec and _healpix_29 must be one-dimensional arrays of the same length");
-  return {ra.data(), dec.data(), hp.data(), static_cast<size_t>(ra.size())};
+// One side's chunks (numpy views of Arrow's chunks: no copy), checked alike.
+ChunkedColumns chunked_columns(const std::vector<Array<double>>& ra, const std::vector<Array<double>>& dec,
+                               const std::optional<std::vector<Array<int64_t>>>& hp, const char* side) {
+  if (ra.size() != dec.size() || (hp && hp->size() != ra.size()))
+    throw Error(std::string(side) + ": ra, dec and _healpix_29 must come in the same number of chunks");
+  ChunkedColumns c;
+  size_t row = 0;
+  for (size_t k = 0; k < ra.size(); ++k) {
+    const auto n = ra[k].size();
+    if (ra[k].ndim() != 1 || dec[k].ndim() != 1 || dec[k].size() != n || (hp && ((*hp)[k].ndim() != 1 || (*hp)[k].size() != n)))
+      throw Error(std::string(side) + ": chunk " + std::to_string(k) + " of ra, dec and _healpix_29 differ in length");
+    c.chunks.push_back({ra[k].data(), dec[k].data(), hp ? (*hp)[k].data() : nullptr, static_cast<size_t>(n), row});
+    row += static_cast<size_t>(n);
+  }
+  return c;
 }
 
-// Both catalogs in memory (columns sorted by _healpix_29), every left
-// partition matched against its neighbourhood, in C++ on `threads` threads.
-py::object crossmatch_sorted_catalogs(Array<double> lra, Array<double> ldec, Array<int64_t> lhp, Array<double> rra,
-                                      Array<double> rdec, Array<int64_t> rhp, const std::vector<int>& orders,
+// Both catalogs in memory, every left partition matched against its
+// neighbourhood, in C++ on `threads` threads.
+py::object crossmatch_sorted_catalogs(const std::vector<Array<double>>& lra, const std::vector<Array<double>>& ldec,
+                                      const std::optional<std::vector<Array<int64_t>>>& lhp,
+                                      const std::vector<Array<double>>& rra, const std::vector<Array<double>>& rdec,
+                                      const std::vector<Array<int64_t>>& rhp, const std::vector<int>& orders,
                                       const std::vector<int64_t>& pixels, double radius_arcsec, int64_t n_neighbors,
-                                      bool all_pairs, double min_radius_arcsec, int threads, bool count_only) {
-  const SortedColumns left = sorted_columns(lra, ldec, lhp, "left"), right = sorted_columns(rra, rdec, rhp, "right");
+                                      bool all_pairs, double min_radius_arcsec, int threads, bool count_only,
+                                      const std::optional<std::vector<int64_t>>& left_bounds) {
+  ChunkedColumns left = chunked_columns(lra, ldec, lhp, "left"), right = chunked_columns(rra, rdec, rhp, "right");
   if (orders.size() != pixels.size()) throw Error("orders and pixels must have the same length");
+  if (!lhp && (!left_bounds || left_bounds->size() != orders.size() + 1))
+    throw Error("left rows without _healpix_29 need left_bounds: one more entry than partitions");
   std::vector<Partition> parts;
-  for (size_t i = 0; i < orders.size(); ++i) parts.push_back({orders[i], pixels[i]});
+  for (size_t i = 0; i < orders.size(); ++i) {
+    parts.push_back({orders[i], pixels[i]});
+    if (!lhp) {
+      if ((*left_bounds)[i] < 0 || (*left_bounds)[i + 1] < (*left_bounds)[i])
+        throw Error("left_bounds must be non-decreasing from 0");
+      parts.back().left_begin = static_cast<size_t>((*left_bounds)[i]);
+      parts.back().left_end = static_cast<size_t>((*left_bounds)[i + 1]);
+    }
+  }
   const CrossmatchOptions o = crossmatch_options(radius_arcsec, n_neighbors, all_pairs, min_radius_arcsec, false);
   if (count_only) {
     uint64_t n = 0;
     {
       py::gil_scoped_release unlocked;
-      n = count_partitions(left, right, parts, o, threads);
+      n = count_partitions(std::move(left), std::move(right), parts, o, threads);
     }
     return py::int_(n);
   }
   CrossmatchResult r;
   {
     py::gil_scoped_release unlocked;
-    r = crossmatch_partitions(left, right, parts, o, threads);
+    r = crossmatch_partitions(std::move(left), std::move(right), parts, o, threads);
   }
   return py::make_tuple(to_numpy(std::move(r.left_index)), to_numpy(std::move(r.right_index)),
                         to_numpy(std::move(r.dist_arcsec)));
@@ -154,8 +179,11 @@ LODESTAR_PYTHON_BINDING(xmatch) {
         py::arg("left_healpix29"), py::arg("right_ra"), py::arg("right_dec"), py::arg("right_healpix29"), py::arg("orders"),
         py::arg("pixels"), py::arg("radius_arcsec"), py::arg("n_neighbors") = 1, py::arg("all_pairs") = false,
         py::arg("min_radius_arcsec") = 0.0, py::arg("threads") = 1, py::arg("count_only") = false,
-        "Crossmatch two in-memory catalogs sorted by _healpix_29, left partition (orders[i], pixels[i]) by partition: the "
-        "pair count, or (left_index, right_index, dist_arcsec) concatenated in partition order");
+        py::arg("left_bounds") = py::none(),
+        "Crossmatch two in-memory catalogs given as lists of column chunks, left partition (orders[i], pixels[i]) by "
+        "partition: the pair count, or (left_index, right_index, dist_arcsec) concatenated in partition order. The right "
+        "rows are sorted by _healpix_29 once their chunks are in order of their first value; the left rows too, or "
+        "left_healpix29 is None and partition i's left rows are [left_bounds[i], left_bounds[i + 1])");
   m.def(
       "partition_neighbourhood29",
       [](int order, int64_t pixel, double radius_deg) {

@@ -5,8 +5,8 @@
 #include <cmath>
 #include <exception>
 #include <mutex>
-#include <thread>
 
+#include "core/worker_pool.hpp"
 #include "engine/duckdb_handles.hpp"
 #include "xmatch/sky_region.hpp"
 
@@ -35,63 +35,132 @@ std::vector<PixelRange> merge(std::vector<PixelRange> r) {
   return out;
 }
 
-// Rows [begin, end) of a sorted column within [lo, hi).
-std::pair<size_t, size_t> rows_in(const SortedColumns& c, int64_t lo, int64_t hi) {
-  const int64_t* b = std::lower_bound(c.healpix29, c.healpix29 + c.n, lo);
-  const int64_t* e = std::lower_bound(b, c.healpix29 + c.n, hi);
-  return {static_cast<size_t>(b - c.healpix29), static_cast<size_t>(e - c.healpix29)};
-}
+// A side with its chunks in order: row r of the side is row r - first[k] of
+// chunk k.
+class Side {
+ public:
+  Side(ChunkedColumns c, const char* name, bool sort_chunks) : chunks_(std::move(c.chunks)), name_(name) {
+    chunks_.erase(std::remove_if(chunks_.begin(), chunks_.end(), [](const auto& k) { return k.rows == 0; }), chunks_.end());
+    if (sort_chunks)
+      std::stable_sort(chunks_.begin(), chunks_.end(),
+                       [](const auto& a, const auto& b) { return a.healpix29[0] < b.healpix29[0]; });
+    first_.push_back(0);
+    for (const auto& k : chunks_) first_.push_back(first_.back() + k.rows);
+  }
+  size_t rows() const { return first_.back(); }
+  bool has_healpix29() const { return chunks_.empty() || chunks_.front().healpix29 != nullptr; }
+
+  void check_sorted() const {
+    for (size_t k = 0; k < chunks_.size(); ++k) {
+      const int64_t* h = chunks_[k].healpix29;
+      for (size_t i = 1; i < chunks_[k].rows; ++i)
+        if (h[i] < h[i - 1]) throw not_sorted(k, i);
+      if (k > 0 && h[0] < chunks_[k - 1].healpix29[chunks_[k - 1].rows - 1]) throw not_sorted(k, 0);
+    }
+  }
+  // First row whose healpix29 is >= v.
+  size_t lower_bound(int64_t v) const {
+    // The first chunk whose last value reaches v, then inside it.
+    const auto k = static_cast<size_t>(
+        std::partition_point(chunks_.begin(), chunks_.end(), [&](const auto& c) { return c.healpix29[c.rows - 1] < v; }) -
+        chunks_.begin());
+    if (k == chunks_.size()) return rows();
+    const int64_t* h = chunks_[k].healpix29;
+    return first_[k] + static_cast<size_t>(std::lower_bound(h, h + chunks_[k].rows, v) - h);
+  }
+  // Appends the positions of rows [b, e) to ra/dec.
+  void gather(size_t b, size_t e, std::vector<double>& ra, std::vector<double>& dec) const {
+    size_t k = chunk_of(b);
+    while (b < e) {
+      const size_t from = b - first_[k], to = std::min(e, first_[k + 1]) - first_[k];
+      ra.insert(ra.end(), chunks_[k].ra + from, chunks_[k].ra + to);
+      dec.insert(dec.end(), chunks_[k].dec + from, chunks_[k].dec + to);
+      b = first_[k + 1], ++k;
+    }
+  }
+  // The caller's row of row r.
+  int64_t source_row(size_t r) const {
+    const size_t k = chunk_of(r);
+    return static_cast<int64_t>(chunks_[k].source_row + (r - first_[k]));
+  }
+
+ private:
+  size_t chunk_of(size_t r) const {
+    return static_cast<size_t>(std::upper_bound(first_.begin(), first_.end(), r) - first_.begin()) - 1;
+  }
+  Error not_sorted(size_t k, size_t i) const {
+    return Error(std::string(name_) + " rows are not sorted by _healpix_29 (row " + std::to_string(chunks_[k].source_row + i) +
+                 ")");
+  }
+  std::vector<ChunkedColumns::Chunk> chunks_;
+  std::vector<size_t> first_;
+  const char* name_;
+};
 
 struct PartitionWork {
   std::vector<size_t> span_begin, span_offset;  // right spans and where each starts in the gathered rows
   std::vector<double> ra, dec;                  // the gathered right rows
+  std::vector<double> lra, ldec;                // the partition's left rows
 };
 
-// Runs `match(part_index, left_begin, n_left, work)` for every partition with
-// left rows, on up to `threads` threads; the right rows of the partition's
-// neighbourhood are in `work` (gathered from contiguous spans).
+// Runs `match(part_index, left_begin, work)` for every partition with left
+// rows, on up to `threads` threads; the partition's left rows and the right
+// rows of its neighbourhood (from contiguous spans) are gathered in `work`.
 template <typename Match>
-void for_each_partition(const SortedColumns& left, const SortedColumns& right, const std::vector<Partition>& parts,
-                        double radius_deg, int threads, Match&& match) {
+void for_each_partition(const Side& left, const Side& right, const std::vector<Partition>& parts, double radius_deg, int threads,
+                        Match&& match) {
   std::atomic<size_t> next{0};
   std::exception_ptr failure;
   std::mutex failure_mutex;
   auto worker = [&] {
-    PartitionWork w;
+    // Kept by the (pool) thread across calls, like the kernel's scratch: fresh pages cost more than the copies.
+    thread_local PartitionWork w;
     try {
       for (size_t i = next++; i < parts.size() && !failure; i = next++) {
         const Partition& p = parts[i];
         const int shift = 2 * (kMaxHealpixOrder - p.order);
-        const auto [a, b] = rows_in(left, p.pixel << shift, (p.pixel + 1) << shift);
-        if (a == b) continue;
-        w.span_begin.clear(), w.span_offset.clear(), w.ra.clear(), w.dec.clear();
+        const size_t a = left.has_healpix29() ? left.lower_bound(p.pixel << shift) : p.left_begin;
+        const size_t b = left.has_healpix29() ? left.lower_bound((p.pixel + 1) << shift) : p.left_end;
+        if (a >= b) continue;
+        w.span_begin.clear(), w.span_offset.clear(), w.ra.clear(), w.dec.clear(), w.lra.clear(), w.ldec.clear();
+        left.gather(a, b, w.lra, w.ldec);
         for (const PixelRange& r : partition_neighbourhood29(p.order, p.pixel, radius_deg)) {
-          const auto [rb, re] = rows_in(right, r.begin, r.end);
+          const size_t rb = right.lower_bound(r.begin), re = right.lower_bound(r.end);
           if (rb == re) continue;
           w.span_begin.push_back(rb);
           w.span_offset.push_back(w.ra.size());
-          w.ra.insert(w.ra.end(), right.ra + rb, right.ra + re);
-          w.dec.insert(w.dec.end(), right.dec + rb, right.dec + re);
+          right.gather(rb, re, w.ra, w.dec);
         }
-        match(i, a, b - a, w);
+        match(i, a, w);
       }
     } catch (...) {
       std::lock_guard<std::mutex> lock(failure_mutex);
       if (!failure) failure = std::current_exception();
     }
+    if (w.ra.capacity() + w.lra.capacity() > (size_t{16} << 20)) w = PartitionWork{};  // keep at most ~256 MB
   };
   const int n = std::max(1, std::min<int>(threads, static_cast<int>(parts.size())));
-  std::vector<std::thread> pool;
-  for (int t = 1; t < n; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
+  run_on_workers(n, [&](int) { worker(); });
   if (failure) std::rethrow_exception(failure);
 }
 
-void check_sorted(const SortedColumns& c, const char* side) {
-  for (size_t i = 1; i < c.n; ++i)
-    if (c.healpix29[i] < c.healpix29[i - 1])
-      throw Error(std::string(side) + " rows are not sorted by _healpix_29 (row " + std::to_string(i) + ")");
+void check_inputs(const Side& left, const Side& right, const std::vector<Partition>& parts) {
+  if (!right.has_healpix29()) throw Error("the right rows need their _healpix_29 column");
+  right.check_sorted();
+  if (left.has_healpix29()) {
+    left.check_sorted();
+    return;
+  }
+  for (const Partition& p : parts)
+    if (p.left_begin > p.left_end || p.left_end > left.rows())
+      throw Error("partition Norder=" + std::to_string(p.order) + ", Npix=" + std::to_string(p.pixel) + ": left rows [" +
+                  std::to_string(p.left_begin) + ", " + std::to_string(p.left_end) + ") outside the " +
+                  std::to_string(left.rows()) + " rows given");
+}
+
+Side left_side(ChunkedColumns c) {
+  const bool hp = !c.chunks.empty() && c.chunks.front().healpix29;
+  return Side(std::move(c), "left", hp);
 }
 
 }  // namespace
@@ -117,19 +186,21 @@ std::vector<PixelRange> partition_neighbourhood29(int order, int64_t pixel, doub
   return merge(std::move(pieces));
 }
 
-CrossmatchResult crossmatch_partitions(const SortedColumns& left, const SortedColumns& right, const std::vector<Partition>& parts,
-                                       const CrossmatchOptions& options, int threads) {
+CrossmatchResult crossmatch_partitions(ChunkedColumns left_columns, ChunkedColumns right_columns,
+                                       const std::vector<Partition>& parts, const CrossmatchOptions& options, int threads) {
   check_crossmatch_options(options);
-  check_sorted(left, "left"), check_sorted(right, "right");
+  const Side left = left_side(std::move(left_columns)), right(std::move(right_columns), "right", true);
+  check_inputs(left, right, parts);
   std::vector<CrossmatchResult> results(parts.size());
   for_each_partition(
-      left, right, parts, options.radius_arcsec / 3600.0, threads, [&](size_t i, size_t a, size_t n, const PartitionWork& w) {
-        CrossmatchResult r = crossmatch_kernel(left.ra + a, left.dec + a, n, w.ra.data(), w.dec.data(), w.ra.size(), options);
-        for (auto& li : r.left_index) li += static_cast<int64_t>(a);
+      left, right, parts, options.radius_arcsec / 3600.0, threads, [&](size_t i, size_t a, const PartitionWork& w) {
+        CrossmatchResult r =
+            crossmatch_kernel(w.lra.data(), w.ldec.data(), w.lra.size(), w.ra.data(), w.dec.data(), w.ra.size(), options);
+        for (auto& li : r.left_index) li = left.source_row(a + static_cast<size_t>(li));
         for (auto& ri : r.right_index) {  // gathered position -> right row
           const size_t k = static_cast<size_t>(
               std::upper_bound(w.span_offset.begin(), w.span_offset.end(), static_cast<size_t>(ri)) - w.span_offset.begin() - 1);
-          ri = static_cast<int64_t>(w.span_begin[k] + (static_cast<size_t>(ri) - w.span_offset[k]));
+          ri = right.source_row(w.span_begin[k] + (static_cast<size_t>(ri) - w.span_offset[k]));
         }
         results[i] = std::move(r);
       });
@@ -145,15 +216,15 @@ CrossmatchResult crossmatch_partitions(const SortedColumns& left, const SortedCo
   return out;
 }
 
-uint64_t count_partitions(const SortedColumns& left, const SortedColumns& right, const std::vector<Partition>& parts,
+uint64_t count_partitions(ChunkedColumns left_columns, ChunkedColumns right_columns, const std::vector<Partition>& parts,
                           const CrossmatchOptions& options, int threads) {
   check_crossmatch_options(options);
-  check_sorted(left, "left"), check_sorted(right, "right");
+  const Side left = left_side(std::move(left_columns)), right(std::move(right_columns), "right", true);
+  check_inputs(left, right, parts);
   std::atomic<uint64_t> count{0};
-  for_each_partition(left, right, parts, options.radius_arcsec / 3600.0, threads,
-                     [&](size_t, size_t a, size_t n, const PartitionWork& w) {
-                       count += crossmatch_count(left.ra + a, left.dec + a, n, w.ra.data(), w.dec.data(), w.ra.size(), options);
-                     });
+  for_each_partition(left, right, parts, options.radius_arcsec / 3600.0, threads, [&](size_t, size_t, const PartitionWork& w) {
+    count += crossmatch_count(w.lra.data(), w.ldec.data(), w.lra.size(), w.ra.data(), w.dec.data(), w.ra.size(), options);
+  });
   return count;
 }
 
