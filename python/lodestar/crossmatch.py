@@ -237,8 +237,9 @@ def _finish_pairs(li, ri, dist, n_left: int, o: XmatchOptions):
 def _kernel(lra, ldec, rra, rdec, n_left: int, o: XmatchOptions):
     k = o.n_neighbors + (1 if o.self_match and not o.all_pairs else 0)
     if len(lra) and len(rra):
+        # The left rows are a partition's, in _healpix_29 order (left_in_sky_order only makes the sweep faster).
         li, ri, dist = _core.crossmatch_arrays(lra, ldec, rra, rdec, o.radius_arcsec, n_neighbors=k, all_pairs=o.all_pairs,
-                                               min_radius_arcsec=o.min_radius_arcsec)
+                                               min_radius_arcsec=o.min_radius_arcsec, left_in_sky_order=True)
     else:
         li = ri = np.zeros(0, dtype=np.int64)
         dist = np.zeros(0, dtype=np.float64)
@@ -251,7 +252,7 @@ def _count(lra, ldec, rra, rdec, n_left: int, o: XmatchOptions) -> int:
     if o.self_match or o.how == "left":
         return len(_kernel(lra, ldec, rra, rdec, n_left, o)[0])
     return int(_core.crossmatch_count(lra, ldec, rra, rdec, o.radius_arcsec, n_neighbors=o.n_neighbors, all_pairs=o.all_pairs,
-                                      min_radius_arcsec=o.min_radius_arcsec))
+                                      min_radius_arcsec=o.min_radius_arcsec, left_in_sky_order=True))
 
 
 # A left partition over the per-task budget (LODESTAR_TASK_BYTES) is matched in slices of its row groups, each with
@@ -371,10 +372,10 @@ def _read_pool():
     return _READ_POOL
 
 
-def _read_leaves_in_order(cat: Catalog, schema: pa.Schema | None) -> tuple[pa.Table, list[int]] | None:
-    """A plan of whole local leaves (columns selected, nothing else) read in partition order, one leaf per thread
-    (faster than a dataset scan for a few columns), with the row bounds of each partition (bounds[i], bounds[i + 1]);
-    None for any other plan, or leaves whose types differ from `schema` (the engine's view; None: any types)."""
+def _start_leaf_reads(cat: Catalog):
+    """For a plan of whole local leaves (columns selected, nothing else): its leaves submitted for reading, one per
+    pool thread in partition order (faster than a dataset scan for a few columns), as (files per partition,
+    futures); None for any other plan. Both sides of a crossmatch are submitted before either is awaited."""
     plan = cat._plan
     if plan.predicates or plan.ranges29 is not None or plan.derived or plan.limit is not None:
         return None
@@ -385,9 +386,20 @@ def _read_leaves_in_order(cat: Catalog, schema: pa.Schema | None) -> tuple[pa.Ta
     import pyarrow.parquet as pq
 
     columns = list(plan.columns) if plan.columns else None
+    pool = _read_pool()
+    return per_part, [pool.submit(lambda f=f: pq.ParquetFile(f).read(columns=columns, use_threads=False)) for f in files]
+
+
+def _finish_leaf_reads(started, schema: pa.Schema | None) -> tuple[pa.Table, list[int]] | None:
+    """The leaves of _start_leaf_reads as one table (their chunks, no copy) and each partition's row bounds
+    (bounds[i], bounds[i + 1]); None when a leaf failed to read or its types differ from `schema` (the engine's
+    view; None: any types)."""
+    if started is None:
+        return None
+    per_part, futures = started
     try:
-        tables = list(_read_pool().map(lambda f: pq.ParquetFile(f).read(columns=columns, use_threads=False), files))
-        table = pa.concat_tables(tables)  # no copy: the leaves' chunks, in order
+        tables = [f.result() for f in futures]
+        table = pa.concat_tables(tables)
         if schema is not None and not table.schema.equals(schema):
             return None
     except (pa.ArrowException, KeyError, ValueError, OSError):
@@ -621,14 +633,15 @@ class CrossmatchResult:
             threads = int(getattr(get_executor(self._client, self._executor), "threads", 0) or os.cpu_count() or 1)
             # A count converts the positions to float64 whatever their stored type: no schema check needed.
             lplain = left._with(columns=tuple(c for c in left_read if c != lhp or c in lcols))
-            in_order = _read_leaves_in_order(lplain, None if count_only else lplain.head_arrow(0).schema)
+            lstarted, rstarted = _start_leaf_reads(lplain), _start_leaf_reads(right_plan)
+            in_order = _finish_leaf_reads(lstarted, None if count_only else lplain.head_arrow(0).schema)
             if in_order is not None:
                 ltable, bounds = in_order
                 lhp_chunks = None
             else:
                 ltable, bounds = _read_plan(left_plan, self._executor, lschema, any_types=count_only), None
                 lhp_chunks = _chunks(ltable, lhp, np.int64)
-            right_in_order = _read_leaves_in_order(right_plan, rschema)
+            right_in_order = _finish_leaf_reads(rstarted, rschema)
             rtable = right_in_order[0] if right_in_order else _read_plan(right_plan, self._executor, rschema, any_types=count_only)
 
             def run(lt, lhp_ch, rt):

@@ -92,9 +92,11 @@ void check_positions(Array<double>& ra1, Array<double>& dec1, Array<double>& ra2
 }
 
 py::tuple crossmatch_arrays(Array<double> ra1, Array<double> dec1, Array<double> ra2, Array<double> dec2, double radius_arcsec,
-                            int64_t n_neighbors, bool all_pairs, double min_radius_arcsec, bool exclude_self) {
+                            int64_t n_neighbors, bool all_pairs, double min_radius_arcsec, bool exclude_self,
+                            bool left_in_sky_order) {
   check_positions(ra1, dec1, ra2, dec2);
-  const CrossmatchOptions o = crossmatch_options(radius_arcsec, n_neighbors, all_pairs, min_radius_arcsec, exclude_self);
+  CrossmatchOptions o = crossmatch_options(radius_arcsec, n_neighbors, all_pairs, min_radius_arcsec, exclude_self);
+  o.left_in_sky_order = left_in_sky_order;
   CrossmatchResult r;
   {
     py::gil_scoped_release unlocked;
@@ -106,9 +108,10 @@ py::tuple crossmatch_arrays(Array<double> ra1, Array<double> dec1, Array<double>
 }
 
 uint64_t count_pairs(Array<double> ra1, Array<double> dec1, Array<double> ra2, Array<double> dec2, double radius_arcsec,
-                     int64_t n_neighbors, bool all_pairs, double min_radius_arcsec, bool exclude_self) {
+                     int64_t n_neighbors, bool all_pairs, double min_radius_arcsec, bool exclude_self, bool left_in_sky_order) {
   check_positions(ra1, dec1, ra2, dec2);
-  const CrossmatchOptions o = crossmatch_options(radius_arcsec, n_neighbors, all_pairs, min_radius_arcsec, exclude_self);
+  CrossmatchOptions o = crossmatch_options(radius_arcsec, n_neighbors, all_pairs, min_radius_arcsec, exclude_self);
+  o.left_in_sky_order = left_in_sky_order;
   py::gil_scoped_release unlocked;
   return lodestar::crossmatch_count(ra1.data(), dec1.data(), static_cast<size_t>(ra1.size()), ra2.data(), dec2.data(),
                                     static_cast<size_t>(ra2.size()), o);
@@ -209,11 +212,12 @@ LODESTAR_PYTHON_BINDING(xmatch) {
       "Inclusive pixel ranges at `at_order` of every point within radius_deg of pixel (order, pixel)");
   m.def("crossmatch_arrays", &crossmatch_arrays, py::arg("ra1"), py::arg("dec1"), py::arg("ra2"), py::arg("dec2"),
         py::arg("radius_arcsec"), py::arg("n_neighbors") = 1, py::arg("all_pairs") = false, py::arg("min_radius_arcsec") = 0.0,
-        py::arg("exclude_self") = false,
+        py::arg("exclude_self") = false, py::arg("left_in_sky_order") = false,
         "Crossmatch two position lists (degrees): returns (left_index, right_index, dist_arcsec), ordered by left index, "
-        "then distance, then right index");
+        "then distance, then right index. left_in_sky_order: the left rows are sorted by _healpix_29 (a partition's "
+        "rows), swept as they are; faster, the same result");
   m.def("crossmatch_count", &count_pairs, py::arg("ra1"), py::arg("dec1"), py::arg("ra2"), py::arg("dec2"),
         py::arg("radius_arcsec"), py::arg("n_neighbors") = 1, py::arg("all_pairs") = false, py::arg("min_radius_arcsec") = 0.0,
-        py::arg("exclude_self") = false,
+        py::arg("exclude_self") = false, py::arg("left_in_sky_order") = false,
         "The number of pairs crossmatch_arrays returns for the same arguments, counted without computing them");
 }

@@ -135,13 +135,13 @@ struct Match {
 
 struct Scratch {
   Buffer<Staged> staged;
-  Buffer<uint32_t> cell_start, right_index, left_index, match_start;
+  Buffer<uint32_t> cell_start, right_index, left_index, match_start, left_bucket;
   Buffer<double> rx, ry, rz, lx, ly, lz, ldec, lu;
   Buffer<Match> matches, ordered;
   size_t bytes() const {
-    return staged.bytes() + cell_start.bytes() + right_index.bytes() + left_index.bytes() + match_start.bytes() + rx.bytes() +
-           ry.bytes() + rz.bytes() + lx.bytes() + ly.bytes() + lz.bytes() + ldec.bytes() + lu.bytes() + matches.bytes() +
-           ordered.bytes();
+    return staged.bytes() + cell_start.bytes() + right_index.bytes() + left_index.bytes() + match_start.bytes() +
+           left_bucket.bytes() + rx.bytes() + ry.bytes() + rz.bytes() + lx.bytes() + ly.bytes() + lz.bytes() + ldec.bytes() +
+           lu.bytes() + matches.bytes() + ordered.bytes();
   }
 };
 
@@ -336,25 +336,40 @@ CrossmatchResult crossmatch_sorted(const double* left_ra, const double* left_dec
       if (sr < 1.0) alpha[t] = std::asin(sr) * kRadToDeg * (1.0 + kWindowRelativeSlack) + kWindowAbsoluteSlackDeg;
     }
   }
-  // Then by right cell inside each zone, so that the sweep walks the right
-  // cells in order. x holds RA and z Dec until the unit vectors are computed.
-  Staged* staged = s.staged.get(n_kept);
-  {
-    std::vector<uint32_t> cursor(lstart.begin(), lstart.end() - 1);
+  double *lx = s.lx.get(n_kept), *ly = s.ly.get(n_kept), *lz = s.lz.get(n_kept), *ldec = s.ldec.get(n_kept),
+         *lu = s.lu.get(n_kept);
+  uint32_t* lindex = s.left_index.get(n_kept);
+  // Left rows already in sky order (the caller says so: a partition's rows,
+  // sorted by _healpix_29) are swept as they come: neighbouring rows meet
+  // neighbouring right cells anyway, so their two counting sorts (a fifth of
+  // the kernel) and the final reordering are saved. Otherwise they are put in
+  // (zone, right cell) order, so that the sweep walks the right cells in
+  // order. x holds RA and z Dec until the unit vectors are computed.
+  const bool in_order = options.left_in_sky_order;
+  uint32_t* lbucket = in_order ? s.left_bucket.get(n_kept) : nullptr;
+  if (in_order) {
+    size_t p = 0;
     for (size_t i = 0; i < n_left; ++i) {
       const int64_t b = bucket_of(left_dec[i]);
       if (b < 0) continue;
       const double wr = wrap_ra_360(left_ra[i]);
-      const int64_t zn = b - 1;
-      const bool inside = zn >= 0 && zn < grid.n_zones;
-      staged[cursor[b]++] = {wr, left_dec[i], static_cast<uint32_t>(i),
-                             inside ? static_cast<uint32_t>(grid.cell_of(zn, ra_from(wr, grid.origin))) : 0u};
+      lx[p] = wr, lz[p] = ldec[p] = left_dec[i], lu[p] = ra_from(wr, grid.origin), lindex[p] = static_cast<uint32_t>(i);
+      lbucket[p++] = static_cast<uint32_t>(b);
     }
-  }
-  double *lx = s.lx.get(n_kept), *ly = s.ly.get(n_kept), *lz = s.lz.get(n_kept), *ldec = s.ldec.get(n_kept),
-         *lu = s.lu.get(n_kept);
-  uint32_t* lindex = s.left_index.get(n_kept);
-  {
+  } else {
+    Staged* staged = s.staged.get(n_kept);
+    {
+      std::vector<uint32_t> cursor(lstart.begin(), lstart.end() - 1);
+      for (size_t i = 0; i < n_left; ++i) {
+        const int64_t b = bucket_of(left_dec[i]);
+        if (b < 0) continue;
+        const double wr = wrap_ra_360(left_ra[i]);
+        const int64_t zn = b - 1;
+        const bool inside = zn >= 0 && zn < grid.n_zones;
+        staged[cursor[b]++] = {wr, left_dec[i], static_cast<uint32_t>(i),
+                               inside ? static_cast<uint32_t>(grid.cell_of(zn, ra_from(wr, grid.origin))) : 0u};
+      }
+    }
     std::vector<uint32_t> cursor, bounds;
     for (int64_t b = 0; b < n_buckets; ++b) {
       const int64_t zn = b - 1;
@@ -391,9 +406,9 @@ CrossmatchResult crossmatch_sorted(const double* left_ra, const double* left_dec
   const uint32_t* cell_start = grid.cell_start;
   const double extent = grid.extent;
 
-  for (int64_t bucket = 0; bucket < n_buckets; ++bucket) {
-    const double a = alpha[bucket];
-    for (size_t p = lstart[bucket]; p < lstart[bucket + 1]; ++p) {
+  // One left row (position p of the sweep) with its RA half-window a.
+  auto sweep_row = [&](size_t p, double a) {
+    {
       const double dec = ldec[p];
       const int64_t z_lo = std::max<int64_t>(0, grid.zone_of(dec - reach));
       const int64_t z_hi = std::min<int64_t>(grid.n_zones - 1, grid.zone_of(dec + reach));
@@ -437,10 +452,10 @@ CrossmatchResult crossmatch_sorted(const double* left_ra, const double* left_dec
         if (ranges.count > 1) ranges.merge();
         for (int t = 0; t < ranges.count; ++t) scan(cell_start[base + ranges.first[t]], cell_start[base + ranges.last[t] + 1]);
       }
-      if (n_hits == 0) continue;
+      if (n_hits == 0) return;
       if (count) {
         *count += keep_all ? n_hits : std::min(n_hits, k);
-        continue;
+        return;
       }
       auto candidate = [&](uint32_t j) {
         const double bx = rx[j], by = ry[j], bz = rz[j];
@@ -460,7 +475,7 @@ CrossmatchResult crossmatch_sorted(const double* left_ra, const double* left_dec
         Candidate best = candidate(hits[0]);
         for (size_t h = 1; h < n_hits; ++h) best = std::min(best, candidate(hits[h]));
         emit(li, best.right, best.dist_arcsec);
-        continue;
+        return;
       }
       cand.clear();
       for (size_t h = 0; h < n_hits; ++h) cand.push_back(candidate(hits[h]));
@@ -473,17 +488,27 @@ CrossmatchResult crossmatch_sorted(const double* left_ra, const double* left_dec
       }
       for (size_t c = 0; c < keep; ++c) emit(li, cand[c].right, cand[c].dist_arcsec);
     }
+  };
+  if (in_order) {
+    for (size_t p = 0; p < n_kept; ++p) sweep_row(p, alpha[lbucket[p]]);
+  } else {
+    for (int64_t bucket = 0; bucket < n_buckets; ++bucket)
+      for (size_t p = lstart[bucket]; p < lstart[bucket + 1]; ++p) sweep_row(p, alpha[bucket]);
   }
 
   if (count) return {};
   // Back in left order (counting sort by left index, stable: each left row's
-  // block keeps its (distance, right) order).
-  uint32_t* start = s.match_start.get(n_left + 1);
-  std::fill(start, start + n_left + 1, 0u);
-  for (size_t t = 0; t < n_matches; ++t) ++start[matches[t].left + 1];
-  std::partial_sum(start, start + n_left + 1, start);
-  Match* ordered = s.ordered.get(n_matches);
-  for (size_t t = 0; t < n_matches; ++t) ordered[start[matches[t].left]++] = matches[t];
+  // block keeps its (distance, right) order); swept in order, they are.
+  const Match* ordered = matches;
+  if (!in_order) {
+    uint32_t* start = s.match_start.get(n_left + 1);
+    std::fill(start, start + n_left + 1, 0u);
+    for (size_t t = 0; t < n_matches; ++t) ++start[matches[t].left + 1];
+    std::partial_sum(start, start + n_left + 1, start);
+    Match* reordered = s.ordered.get(n_matches);
+    for (size_t t = 0; t < n_matches; ++t) reordered[start[matches[t].left]++] = matches[t];
+    ordered = reordered;
+  }
   CrossmatchResult result;
   result.left_index.reserve(n_matches), result.right_index.reserve(n_matches), result.dist_arcsec.reserve(n_matches);
   for (size_t t = 0; t < n_matches; ++t) {

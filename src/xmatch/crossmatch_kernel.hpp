@@ -18,6 +18,9 @@ struct CrossmatchOptions {
   bool all_pairs = false;          // ...or every pair within the radius (n_neighbors ignored)
   double min_radius_arcsec = 0.0;  // and separation >= min radius (0 <= min < radius)
   bool exclude_self = false;       // left and right are the same rows: skip pairs (i, i)
+  // The left rows come in sky order (sorted by _healpix_29, as a partition's
+  // are): swept as they are, which is faster. Any order gives the same pairs.
+  bool left_in_sky_order = false;
 };
 
 // Columnar result ordered by left index, then distance, then right index.
