@@ -207,6 +207,11 @@ void PartitionFeeds::fail(const std::string& why) {
   changed_.notify_all();
 }
 
+int64_t PartitionFeeds::queued_rows() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return queued_rows_;
+}
+
 std::optional<std::string> PartitionFeeds::failure() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return failure_;

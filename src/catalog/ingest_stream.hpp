@@ -80,6 +80,7 @@ class PartitionFeeds {
   // these feeds; `this` must outlive every query using it.
   void register_function(duckdb_connection con);
 
+  int64_t queued_rows() const;  // rows queued and not yet read, now
   const std::vector<std::string>& names() const { return names_; }
   const std::vector<LogicalType>& types() const { return types_; }
 
