@@ -336,11 +336,12 @@ class Ingest {
     try {
       EngineOptions eo;
       eo.threads = o_.threads;
-      // A quarter of the budget bounds the rows queued to the leaf writers;
-      // DuckDB's sort gets the rest (and spills beyond it).
+      // The sorted rows queued to the leaf writers stay in DuckDB's buffers
+      // (its memory limit counts them, and its sort needs room beside them
+      // to merge): they are bounded by an eighth of the budget.
+      eo.memory_limit = o_.memory_limit;
       const std::optional<int64_t> budget = parse_memory_size(o_.memory_limit);
-      eo.memory_limit = budget ? std::to_string(*budget - *budget / 4) + "B" : o_.memory_limit;
-      feed_budget_bytes_ = budget ? *budget / 4 : int64_t{512} << 20;
+      feed_budget_bytes_ = budget ? *budget / 8 : int64_t{256} << 20;
       eo.temp_directory = staging_ + "/spill";
       engine_ = std::make_unique<Engine>(eo);
       con_ = engine_->connect();
