@@ -359,17 +359,20 @@ def _read_plan(cat: Catalog, executor=None, schema: pa.Schema | None = None, any
     return cat.to_arrow(executor=executor)
 
 
-_READ_POOL = None
+_READ_POOL = (None, None)  # (pid, executor)
 
 
 def _read_pool():
-    """Threads reading leaves for the in-memory crossmatch, kept for the process (a pool per call cost ~1 ms)."""
+    """Threads reading leaves for the in-memory crossmatch, kept for the process (a pool per call cost ~1 ms). A
+    forked child gets its own: the parent's threads do not exist in it."""
     global _READ_POOL
-    if _READ_POOL is None:
+    pid, pool = _READ_POOL
+    if pool is None or pid != os.getpid():
         from concurrent.futures import ThreadPoolExecutor
 
-        _READ_POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="lodestar-read")
-    return _READ_POOL
+        pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="lodestar-read")
+        _READ_POOL = (os.getpid(), pool)
+    return pool
 
 
 def _start_leaf_reads(cat: Catalog):

@@ -1,5 +1,7 @@
 #include "core/worker_pool.hpp"
 
+#include <unistd.h>
+
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -60,8 +62,14 @@ class WorkerPool {
   uint64_t generation_ = 0;
 };
 
+// The pool of this process. A child forked after the pool started has none
+// of its threads (fork copies only the calling thread), so it starts its own.
 WorkerPool& pool() {
-  static WorkerPool* p = new WorkerPool;  // never destroyed: its threads may outlive static destructors
+  static std::mutex m;
+  static WorkerPool* p = nullptr;  // never destroyed: its threads may outlive static destructors
+  static pid_t owner = 0;
+  std::lock_guard<std::mutex> lock(m);
+  if (!p || owner != getpid()) p = new WorkerPool, owner = getpid();  // a forked child's copy is left unused
   return *p;
 }
 

@@ -506,3 +506,26 @@ def test_leaves_not_sorted_by_healpix_still_match_exactly(sides, tmp_path, execu
     res = shuffled["left"].crossmatch(shuffled["right"], radius_arcsec=360.0, all_pairs=True)
     assert_pair_sets_equal(res.to_pandas(), want, amb)
     assert res.count() == len(res.to_pandas())
+
+
+def _count_in_child(left, right, queue):
+    queue.put(left.crossmatch(right, radius_arcsec=360.0).count())
+
+
+def test_a_forked_child_crossmatches_too(sides):
+    """The in-memory crossmatch keeps threads for the process (C++ workers, leaf readers). A child forked after
+    they started has none of them: it must start its own rather than wait for threads that are not there."""
+    import multiprocessing
+
+    _, cats, _, _ = sides
+    want = cats["left"].crossmatch(cats["right"], radius_arcsec=360.0).count()  # the pools exist from here on
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_count_in_child, args=(cats["left"], cats["right"], queue))
+    child.start()
+    child.join(120)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("the forked child's crossmatch hung")
+    assert child.exitcode == 0
+    assert queue.get(timeout=10) == want
