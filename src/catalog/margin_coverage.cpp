@@ -14,18 +14,6 @@ namespace {
 using Base = T_Healpix_Base<int64>;
 constexpr double kDegToRad = M_PI / 180.0;
 
-void merge_into(std::vector<PixelRange>& ranges) {
-  std::sort(ranges.begin(), ranges.end(), [](const PixelRange& a, const PixelRange& b) { return a.begin < b.begin; });
-  std::vector<PixelRange> out;
-  for (const auto& r : ranges) {
-    if (!out.empty() && r.begin <= out.back().end)
-      out.back().end = std::max(out.back().end, r.end);
-    else
-      out.push_back(r);
-  }
-  ranges.swap(out);
-}
-
 }  // namespace
 
 std::vector<PixelRange> margin_coverage29(int order, int64_t pixel, double radius_deg, int at_order) {
@@ -64,7 +52,7 @@ std::vector<PixelRange> margin_coverage29(int order, int64_t pixel, double radiu
       add_disc_of(x0 + n - 1, y0 + i);
     }
   }
-  merge_into(ranges);
+  ranges = merge_ranges(std::move(ranges));
 
   // Minus P itself, then at order 29.
   const int64_t own_lo = pixel * n * n, own_hi = (pixel + 1) * n * n;

@@ -4,6 +4,7 @@
 #include <pointing.h>
 #include <rangeset.h>
 
+#include <algorithm>
 #include <array>
 #include <memory>
 #include <mutex>
@@ -28,9 +29,7 @@ const Base& base_for(int order) {
 }
 
 // Same conversion healpy applies for lonlat=True, so indices match exactly.
-pointing to_pointing(double ra_deg, double dec_deg) {
-  return pointing(kPi / 2.0 - dec_deg * kDegToRad, ra_deg * kDegToRad);
-}
+pointing to_pointing(double ra_deg, double dec_deg) { return pointing(kPi / 2.0 - dec_deg * kDegToRad, ra_deg * kDegToRad); }
 
 std::vector<PixelRange> to_ranges(const rangeset<int64>& set) {
   std::vector<PixelRange> out;
@@ -50,9 +49,19 @@ std::optional<std::string> check_order(int64_t order) {
   return std::nullopt;
 }
 
-int64_t healpix_nest(int order, double ra_deg, double dec_deg) {
-  return base_for(order).ang2pix(to_pointing(ra_deg, dec_deg));
+std::vector<PixelRange> merge_ranges(std::vector<PixelRange> ranges) {
+  std::sort(ranges.begin(), ranges.end(), [](const PixelRange& a, const PixelRange& b) { return a.begin < b.begin; });
+  std::vector<PixelRange> out;
+  for (const PixelRange& r : ranges) {
+    if (!out.empty() && r.begin <= out.back().end)
+      out.back().end = std::max(out.back().end, r.end);
+    else
+      out.push_back(r);
+  }
+  return out;
 }
+
+int64_t healpix_nest(int order, double ra_deg, double dec_deg) { return base_for(order).ang2pix(to_pointing(ra_deg, dec_deg)); }
 
 std::vector<PixelRange> disc_coverage(int order, double ra_deg, double dec_deg, double radius_deg) {
   rangeset<int64> set;

@@ -27,9 +27,7 @@ int64_t healpix_nest(int order, double ra_deg, double dec_deg);
 inline int64_t healpix29(double ra_deg, double dec_deg) { return healpix_nest(kMaxHealpixOrder, ra_deg, dec_deg); }
 
 // Parent of `index` (at from_order) at the coarser to_order (to_order <= from_order).
-inline int64_t healpix_parent(int64_t index, int from_order, int to_order) {
-  return index >> (2 * (from_order - to_order));
-}
+inline int64_t healpix_parent(int64_t index, int from_order, int to_order) { return index >> (2 * (from_order - to_order)); }
 
 // Number of pixels at an order: 12 * 4^order.
 inline int64_t healpix_npix(int order) { return int64_t{12} << (2 * order); }
@@ -41,6 +39,9 @@ std::vector<PixelRange> disc_coverage(int order, double ra_deg, double dec_deg, 
 // Pixel ranges at `order` of every pixel that may overlap the convex polygon
 // whose vertices (ra, dec in degrees) are given in order.
 std::vector<PixelRange> polygon_coverage(int order, const std::vector<std::pair<double, double>>& vertices);
+
+// The union of `ranges` as sorted, disjoint ranges (touching ones joined).
+std::vector<PixelRange> merge_ranges(std::vector<PixelRange> ranges);
 
 // Express a range at `order` as a `_healpix_29` interval.
 inline PixelRange to_order29(PixelRange r, int order) {

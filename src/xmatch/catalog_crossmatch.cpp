@@ -22,19 +22,6 @@ int coverage_order(double radius_deg) {
       std::min<double>(kMaxHealpixOrder - 1, std::max(0.0, std::floor(std::log2(size0 / std::max(radius_deg, 1e-9))))));
 }
 
-std::vector<PixelRange> merge(std::vector<PixelRange> r) {
-  std::sort(r.begin(), r.end(),
-            [](const PixelRange& a, const PixelRange& b) { return a.begin < b.begin || (a.begin == b.begin && a.end < b.end); });
-  std::vector<PixelRange> out;
-  for (const PixelRange& x : r) {
-    if (!out.empty() && x.begin <= out.back().end)
-      out.back().end = std::max(out.back().end, x.end);
-    else
-      out.push_back(x);
-  }
-  return out;
-}
-
 // A side with its chunks in order: row r of the side is row r - first[k] of
 // chunk k.
 class Side {
@@ -190,7 +177,7 @@ std::vector<PixelRange> partition_neighbourhood29(int order, int64_t pixel, doub
     for (const PixelRange& r : pixel_neighbourhood(at_order, (pixel << (2 * d)) + local, radius_deg, at_order))
       pieces.push_back({r.begin << shift, r.end << shift});
   }
-  return merge(std::move(pieces));
+  return merge_ranges(std::move(pieces));
 }
 
 CrossmatchResult crossmatch_partitions(ChunkedColumns left_columns, ChunkedColumns right_columns,
