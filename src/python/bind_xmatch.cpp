@@ -147,7 +147,7 @@ py::object crossmatch_sorted_catalogs(const std::vector<Array<double>>& lra, con
   if (orders.size() != pixels.size()) throw Error("orders and pixels must have the same length");
   if (!lhp && (!left_bounds || left_bounds->size() != orders.size() + 1))
     throw Error("left rows without _healpix_29 need left_bounds: one more entry than partitions");
-  std::vector<Partition> parts;
+  std::vector<LeftPartition> parts;
   for (size_t i = 0; i < orders.size(); ++i) {
     parts.push_back({orders[i], pixels[i]});
     if (!lhp) {

@@ -94,8 +94,8 @@ struct PartitionWork {
 // rows, on up to `threads` threads; the partition's left rows and the right
 // rows of its neighbourhood (from contiguous spans) are gathered in `work`.
 template <typename Match>
-void for_each_partition(const Side& left, const Side& right, const std::vector<Partition>& parts, double radius_deg, int threads,
-                        Match&& match) {
+void for_each_partition(const Side& left, const Side& right, const std::vector<LeftPartition>& parts, double radius_deg,
+                        int threads, Match&& match) {
   std::atomic<size_t> next{0};
   std::exception_ptr failure;
   std::mutex failure_mutex;
@@ -104,7 +104,7 @@ void for_each_partition(const Side& left, const Side& right, const std::vector<P
     thread_local PartitionWork w;
     try {
       for (size_t i = next++; i < parts.size() && !failure; i = next++) {
-        const Partition& p = parts[i];
+        const LeftPartition& p = parts[i];
         const int shift = 2 * (kMaxHealpixOrder - p.order);
         const size_t a = left.has_healpix29() ? left.lower_bound(p.pixel << shift) : p.left_begin;
         const size_t b = left.has_healpix29() ? left.lower_bound((p.pixel + 1) << shift) : p.left_end;
@@ -131,14 +131,14 @@ void for_each_partition(const Side& left, const Side& right, const std::vector<P
   if (failure) std::rethrow_exception(failure);
 }
 
-void check_inputs(const Side& left, const Side& right, const std::vector<Partition>& parts) {
+void check_inputs(const Side& left, const Side& right, const std::vector<LeftPartition>& parts) {
   if (!right.has_healpix29()) throw Error("the right rows need their _healpix_29 column");
   right.check_sorted();
   if (left.has_healpix29()) {
     left.check_sorted();
     return;
   }
-  for (const Partition& p : parts)
+  for (const LeftPartition& p : parts)
     if (p.left_begin > p.left_end || p.left_end > left.rows())
       throw Error("partition Norder=" + std::to_string(p.order) + ", Npix=" + std::to_string(p.pixel) + ": left rows [" +
                   std::to_string(p.left_begin) + ", " + std::to_string(p.left_end) + ") outside the " +
@@ -181,7 +181,7 @@ std::vector<PixelRange> partition_neighbourhood29(int order, int64_t pixel, doub
 }
 
 CrossmatchResult crossmatch_partitions(ChunkedColumns left_columns, ChunkedColumns right_columns,
-                                       const std::vector<Partition>& parts, const CrossmatchOptions& options, int threads) {
+                                       const std::vector<LeftPartition>& parts, const CrossmatchOptions& options, int threads) {
   check_crossmatch_options(options);
   const Side left = left_side(std::move(left_columns)), right(std::move(right_columns), "right", true);
   check_inputs(left, right, parts);
@@ -211,7 +211,7 @@ CrossmatchResult crossmatch_partitions(ChunkedColumns left_columns, ChunkedColum
   return out;
 }
 
-uint64_t count_partitions(ChunkedColumns left_columns, ChunkedColumns right_columns, const std::vector<Partition>& parts,
+uint64_t count_partitions(ChunkedColumns left_columns, ChunkedColumns right_columns, const std::vector<LeftPartition>& parts,
                           const CrossmatchOptions& options, int threads) {
   check_crossmatch_options(options);
   const Side left = left_side(std::move(left_columns)), right(std::move(right_columns), "right", true);

@@ -28,7 +28,7 @@ struct ChunkedColumns {
   std::vector<Chunk> chunks;
 };
 
-struct Partition {
+struct LeftPartition {
   int order;
   int64_t pixel;
   size_t left_begin = 0, left_end = 0;  // its left rows, when the left side has no healpix29 column
@@ -44,11 +44,11 @@ std::vector<PixelRange> partition_neighbourhood29(int order, int64_t pixel, doub
 // left when it has healpix29) must be sorted by it once its chunks are put in
 // order of their first value: HATS leaves are, whatever order they come in.
 // Throws lodestar::Error (rows not sorted, bad positions or options).
-CrossmatchResult crossmatch_partitions(ChunkedColumns left, ChunkedColumns right, const std::vector<Partition>& parts,
+CrossmatchResult crossmatch_partitions(ChunkedColumns left, ChunkedColumns right, const std::vector<LeftPartition>& parts,
                                        const CrossmatchOptions& options, int threads);
 
 // The number of those pairs.
-uint64_t count_partitions(ChunkedColumns left, ChunkedColumns right, const std::vector<Partition>& parts,
+uint64_t count_partitions(ChunkedColumns left, ChunkedColumns right, const std::vector<LeftPartition>& parts,
                           const CrossmatchOptions& options, int threads);
 
 }  // namespace lodestar
