@@ -412,13 +412,18 @@ class Ingest {
     if (o_.row_group_rows < 1024) throw Error("row_group_rows must be >= 1024");
   }
 
-  std::string csv_reader(const std::vector<std::string>& files, bool parallel) const {
+  // `, types={...}` for the column types the caller gave, or nothing.
+  std::string csv_types_argument() const {
     std::string types;
     for (const auto& [col, type] : o_.csv_types)
       types += (types.empty() ? "" : ", ") + sql_string_literal(col) + ": " + sql_string_literal(type);
+    return types.empty() ? "" : ", types={" + types + "}";
+  }
+
+  std::string csv_reader(const std::vector<std::string>& files, bool parallel) const {
     std::string sql = "read_csv(" + list_literal(files) +
-                      ", header=true, auto_detect=true, union_by_name=" + (files.size() > 1 ? "true" : "false");
-    if (!types.empty()) sql += ", types={" + types + "}";
+                      ", header=true, auto_detect=true, union_by_name=" + (files.size() > 1 ? "true" : "false") +
+                      csv_types_argument();
     if (!parallel) sql += ", parallel=false";
     return sql + ")";
   }
@@ -430,13 +435,10 @@ class Ingest {
   // auto-detecting reader then reports the problem as usual.
   std::optional<std::string> sniffed_csv_reader() {
     if (files_.size() != 1) return std::nullopt;
-    std::string types;
-    for (const auto& [col, type] : o_.csv_types)
-      types += (types.empty() ? "" : ", ") + sql_string_literal(col) + ": " + sql_string_literal(type);
     std::string prompt;
     try {
       prompt = first_cell(con_.get(), "SELECT Prompt FROM sniff_csv(" + sql_string_literal(files_.front()) + ", header=true" +
-                                          (types.empty() ? "" : ", types={" + types + "}") + ")");
+                                          csv_types_argument() + ")");
     } catch (const Error&) {
       return std::nullopt;
     }
@@ -703,8 +705,8 @@ class Ingest {
     const auto& parts = report_.partitions;
     std::vector<size_t> by_range(parts.size());
     std::iota(by_range.begin(), by_range.end(), size_t{0});
-    auto begin_of = [&](size_t i) { return to_order29({parts[i].pixel, parts[i].pixel + 1}, parts[i].order).begin; };
-    std::sort(by_range.begin(), by_range.end(), [&](size_t a, size_t b) { return begin_of(a) < begin_of(b); });
+    auto range_of = [&](size_t i) { return to_order29({parts[i].pixel, parts[i].pixel + 1}, parts[i].order); };
+    std::sort(by_range.begin(), by_range.end(), [&](size_t a, size_t b) { return range_of(a).begin < range_of(b).begin; });
 
     const idx_t hp_column = stream_.column_count() - 1;  // _healpix_29 is the last column
     size_t next = 0;                                     // index in by_range of the next partition to open
@@ -738,11 +740,10 @@ class Ingest {
         if (h[i] < previous) throw Error("internal error: the sorted rows are out of _healpix_29 order");
         if (feed < 0 || h[i] >= range.end) {
           close_feed();
-          if (next == by_range.size() || h[i] < begin_of(by_range[next]) ||
-              h[i] >= to_order29({parts[by_range[next]].pixel, parts[by_range[next]].pixel + 1}, parts[by_range[next]].order).end)
+          if (next < by_range.size()) range = range_of(by_range[next]);
+          if (next == by_range.size() || h[i] < range.begin || h[i] >= range.end)
             throw Error("internal error: a row with _healpix_29 = " + std::to_string(h[i]) + " is in no planned partition");
           current = &parts[by_range[next]];
-          range = to_order29({current->pixel, current->pixel + 1}, current->order);
           feed = feeds_->open(by_range[next]);
           fed = 0;
           ++next;

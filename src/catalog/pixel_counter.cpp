@@ -35,6 +35,19 @@ struct FreeDeleter {
   void operator()(uint32_t* p) const { std::free(p); }
 };
 
+// The counts of sorted pixels, one entry per distinct pixel.
+template <typename Pixels>
+std::vector<PixelCount> run_lengths(const Pixels& sorted) {
+  std::vector<PixelCount> out;
+  for (const auto p : sorted) {
+    if (!out.empty() && out.back().pixel == static_cast<int64_t>(p))
+      ++out.back().count;
+    else
+      out.push_back({static_cast<int64_t>(p), 1});
+  }
+  return out;
+}
+
 // Sorted run-length counts of `pixels` (values below 2^bits), by an LSD
 // radix sort in 12-bit digits: a few linear passes, where a comparison sort
 // of millions of values took 5-10 times longer.
@@ -48,14 +61,7 @@ std::vector<PixelCount> sorted_counts(std::vector<uint32_t>& pixels, int bits) {
     for (uint32_t p : pixels) other[start[(p >> shift) & ((1u << kDigit) - 1)]++] = p;
     pixels.swap(other);
   }
-  std::vector<PixelCount> out;
-  for (uint32_t p : pixels) {
-    if (!out.empty() && out.back().pixel == p)
-      ++out.back().count;
-    else
-      out.push_back({p, 1});
-  }
-  return out;
+  return run_lengths(pixels);
 }
 
 }  // namespace
@@ -114,12 +120,7 @@ class PixelCounter::Tally {
       pending_.clear();
     } else {
       std::sort(sparse_.begin(), sparse_.end());
-      for (int64_t p : sparse_) {
-        if (!out.empty() && out.back().pixel == p)
-          ++out.back().count;
-        else
-          out.push_back({p, 1});
-      }
+      out = run_lengths(sparse_);
       sparse_.clear();
     }
     rows_ = 0;
