@@ -120,11 +120,16 @@ class Catalog:
     def connection(self) -> Connection:
         return self._con or default_connection()
 
+    def _stored_schema(self) -> list[tuple[str, str]]:
+        """(column, DuckDB type) of every stored column, read once per catalog object (its files do not change)."""
+        if self._schema is None:
+            self._schema = [tuple(c) for c in _core.catalog_schema(self.connection._engine, self.path)]
+        return self._schema
+
     @property
     def schema(self) -> list[tuple[str, str]]:
         """(column, DuckDB type) pairs of the catalog's rows."""
-        if self._schema is None:
-            self._schema = [tuple(c) for c in _core.catalog_schema(self.connection._engine, self.path)]
+        self._stored_schema()
         if self._plan.derived:
             t = self.connection.arrow(f"DESCRIBE SELECT * FROM {self.relation_sql()}")
             return list(zip(t.column(0).to_pylist(), t.column(1).to_pylist()))

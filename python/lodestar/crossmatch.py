@@ -339,23 +339,34 @@ def _leaf_bytes(cat: Catalog) -> int | None:
         return None
 
 
+def _plain_local_leaves(cat: Catalog) -> list[list[str]] | None:
+    """The leaf files of each partition a plan reads, when the plan only selects columns (no where, search, derived
+    column or limit) and every leaf is a local file; None otherwise."""
+    plan = cat._plan
+    if plan.predicates or plan.ranges29 is not None or plan.derived or plan.limit is not None:
+        return None
+    per_part = [files for files, k in zip(cat._meta["files"], cat._partition_mask()) if k]
+    files = [f for fs in per_part for f in fs]
+    return per_part if files and all(os.path.isfile(f) for f in files) else None
+
+
 def _read_plan(cat: Catalog, executor=None, schema: pa.Schema | None = None, any_types: bool = False) -> pa.Table:
     """A plan's rows in one read. A plan that only selects columns of local leaf files is read by pyarrow's
     multi-threaded Parquet reader (about twice as fast as an engine query for whole leaves); filters, searches,
     derived columns, remote files, or leaves whose types differ from the engine's view go through one engine query.
     any_types: the caller converts the columns itself, so the leaves' own types are fine."""
-    plan = cat._plan
-    if not plan.predicates and plan.ranges29 is None and not plan.derived and plan.limit is None:
-        files = cat._files()
-        if files and all(os.path.isfile(f) for f in files):
-            import pyarrow.dataset as pads
+    plain = _plain_local_leaves(cat)
+    if plain is not None:
+        import pyarrow.dataset as pads
 
-            try:
-                table = pads.dataset(files, format="parquet").to_table(columns=list(plan.columns) if plan.columns else None)
-                if any_types or table.schema.equals(schema if schema is not None else cat.head_arrow(0).schema):
-                    return table
-            except (pa.ArrowException, KeyError, ValueError):
-                pass  # e.g. a leaf lacking a column: the engine unions by name
+        files = [f for fs in plain for f in fs]
+        columns = list(cat._plan.columns) if cat._plan.columns else None
+        try:
+            table = pads.dataset(files, format="parquet").to_table(columns=columns)
+            if any_types or table.schema.equals(schema if schema is not None else cat.head_arrow(0).schema):
+                return table
+        except (pa.ArrowException, KeyError, ValueError):
+            pass  # e.g. a leaf lacking a column: the engine unions by name
     return cat.to_arrow(executor=executor)
 
 
@@ -379,16 +390,13 @@ def _start_leaf_reads(cat: Catalog):
     """For a plan of whole local leaves (columns selected, nothing else): its leaves submitted for reading, one per
     pool thread in partition order (faster than a dataset scan for a few columns), as (files per partition,
     futures); None for any other plan. Both sides of a crossmatch are submitted before either is awaited."""
-    plan = cat._plan
-    if plan.predicates or plan.ranges29 is not None or plan.derived or plan.limit is not None:
-        return None
-    per_part = [files for files, k in zip(cat._meta["files"], cat._partition_mask()) if k]
-    files = [f for fs in per_part for f in fs]
-    if not files or not all(os.path.isfile(f) for f in files):
+    per_part = _plain_local_leaves(cat)
+    if per_part is None:
         return None
     import pyarrow.parquet as pq
 
-    columns = list(plan.columns) if plan.columns else None
+    files = [f for fs in per_part for f in fs]
+    columns = list(cat._plan.columns) if cat._plan.columns else None
     pool = _read_pool()
     return per_part, [pool.submit(lambda f=f: pq.ParquetFile(f).read(columns=columns, use_threads=False)) for f in files]
 
@@ -634,10 +642,12 @@ class CrossmatchResult:
             from .executor import get_executor
 
             threads = int(getattr(get_executor(self._client, self._executor), "threads", 0) or os.cpu_count() or 1)
-            # A count converts the positions to float64 whatever their stored type: no schema check needed.
-            lplain = left._with(columns=tuple(c for c in left_read if c != lhp or c in lcols))
+            lplain_columns = tuple(c for c in left_read if c != lhp or c in lcols)
+            lplain = left._with(columns=lplain_columns)
             lstarted, rstarted = _start_leaf_reads(lplain), _start_leaf_reads(right_plan)
-            in_order = _finish_leaf_reads(lstarted, None if count_only else lplain.head_arrow(0).schema)
+            # The engine's view of those columns: the left plan's, without _healpix_29 when it is not an output.
+            lplain_schema = None if lschema is None else pa.schema([lschema.field(c) for c in lplain_columns])
+            in_order = _finish_leaf_reads(lstarted, lplain_schema)
             if in_order is not None:
                 ltable, bounds = in_order
                 lhp_chunks = None
@@ -812,9 +822,7 @@ def crossmatch(left: Catalog, right: Catalog, radius_arcsec: float = 1.0, n_neig
     if (not isinstance(suffixes, (tuple, list)) or len(suffixes) != 2 or not all(isinstance(s, str) for s in suffixes)):
         raise ValueError(f"suffixes must be a pair of strings (left, right), got {suffixes!r}")
     for cat, side in ((left, "left"), (right, "right")):
-        if cat._schema is None:  # the stored columns, kept by the catalog object (its files do not change under it)
-            cat._schema = [tuple(c) for c in _core.catalog_schema(cat.connection._engine, cat.path)]
-        have = {c for c, _ in cat._schema}
+        have = {c for c, _ in cat._stored_schema()}
         for col in (cat.ra_column, cat.dec_column):
             if col not in have:
                 raise ValueError(f"the {side} catalog {cat.name!r} has no coordinate column {col!r} (its properties name "
